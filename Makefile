@@ -1,0 +1,55 @@
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+
+.PHONY: run test lint clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-test: requirements.txt requirements-test.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet -r requirements-test.txt
+	touch $@
+
+.env:
+	@echo "DJANGO_SECRET_KEY=$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
+	@echo "Wrote a new DJANGO_SECRET_KEY to .env"
+
+run: $(VENV)/.installed .env
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_admin
+	$(PY) manage.py seed_contacts --count 3000 --if-empty
+	@echo
+	@echo "Serving on http://127.0.0.1:$(PORT)  (admin: http://127.0.0.1:$(PORT)/admin/, user admin)"
+	@echo "Log in and list:"
+	@echo "  TOKEN=\$$(curl -s -X POST http://127.0.0.1:$(PORT)/api/auth/token -H 'Content-Type: application/json' \\"
+	@echo "    -d '{\"username\":\"admin\",\"password\":\"<password>\"}' | $(PYTHON) -c 'import sys,json; print(json.load(sys.stdin)[\"data\"][\"access\"])')"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" 'http://127.0.0.1:$(PORT)/api/contacts?page=1&page_size=5'"
+	@echo
+	PORT=$(PORT) DJANGO_DEBUG=0 $(VENV)/bin/gunicorn -c gunicorn.conf.py boss_dp.wsgi
+
+test: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	@echo "== the suite on SQLite =="
+	env -u DATABASE_URL $(VENV)/bin/pytest
+	@if [[ "$$DATABASE_URL" == postgres* ]]; then \
+		echo "== the suite on PostgreSQL ($${DATABASE_URL%%@*}@...) =="; \
+		$(VENV)/bin/pytest; \
+	else \
+		echo "DATABASE_URL names no PostgreSQL server: the PostgreSQL run is skipped."; \
+	fi
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,131 @@
+"""The one answer shape of the API: {"code": <HTTP status>, "msg": <text>, "data": <object or null>}.
+
+Successes are wrapped by the renderer; failures are built by the exception handler, which sees
+every exception a DRF view raises. Django's own error views cover what never reaches DRF
+(unknown paths, a bad Host header), so no HTML error page is ever sent under /api/.
+"""
+
+import logging
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.db import DatabaseError, InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+from rest_framework import exceptions, status
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+logger = logging.getLogger("contacts.api")
+
+SUCCESS = "success"
+SERVER_ERROR_MSG = "服务器内部错误"
+DATABASE_UNAVAILABLE_MSG = "数据库暂时不可用,请稍后重试"
+
+
+def envelope(data: Any = None, *, code: int = status.HTTP_200_OK, msg: str = SUCCESS) -> dict[str, Any]:
+    return {"code": code, "msg": msg, "data": data}
+
+
+class EnvelopeJSONRenderer(JSONRenderer):
+    """Wraps successful bodies; error bodies arrive already wrapped by `exception_handler`."""
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None):
+        response = (renderer_context or {}).get("response")
+        if response is not None and response.status_code < 400:
+            data = envelope(data, code=response.status_code)
+        return super().render(data, accepted_media_type, renderer_context)
+
+
+class ServiceUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = DATABASE_UNAVAILABLE_MSG
+    default_code = "service_unavailable"
+
+
+def _as_api_exception(exc: Exception) -> exceptions.APIException:
+    if isinstance(exc, exceptions.APIException):
+        return exc
+    if isinstance(exc, Http404):
+        return exceptions.NotFound()
+    if isinstance(exc, DjangoPermissionDenied):
+        return exceptions.PermissionDenied()
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        logger.error("database unavailable: %s", type(exc).__name__)
+        return ServiceUnavailable()
+    if isinstance(exc, DatabaseError):
+        logger.error("database error: %s", type(exc).__name__, exc_info=exc)
+    else:
+        logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    return exceptions.APIException(SERVER_ERROR_MSG)
+
+
+def _first_message(errors: Any) -> str:
+    while isinstance(errors, (list, dict)) and errors:
+        errors = next(iter(errors.values())) if isinstance(errors, dict) else errors[0]
+    return str(errors)
+
+
+def _describe(exc: exceptions.APIException) -> tuple[str, Any]:
+    """The `msg` and `data` of an error: a 400 names each parameter and its problem."""
+    detail = exc.detail
+    if isinstance(exc, exceptions.ValidationError):
+        if not isinstance(detail, dict):
+            detail = {"non_field_errors": detail}
+        parts = [
+            _first_message(errors) if field == "non_field_errors" else f"{field}: {_first_message(errors)}"
+            for field, errors in detail.items()
+        ]
+        return "; ".join(parts) or "请求参数错误", detail
+    if isinstance(detail, dict):  # simplejwt's token errors: {"detail", "code", "messages"}
+        return str(detail.get("detail") or _first_message(detail)), None
+    if isinstance(detail, list):
+        return _first_message(detail), None
+    return str(detail), None
+
+
+def exception_handler(exc: Exception, context: dict) -> Response:
+    api_exc = _as_api_exception(exc)
+    msg, data = _describe(api_exc)
+    headers = {}
+    if getattr(api_exc, "auth_header", None):
+        headers["WWW-Authenticate"] = api_exc.auth_header
+    if getattr(api_exc, "wait", None):
+        headers["Retry-After"] = str(int(api_exc.wait))
+    return Response(envelope(data, code=api_exc.status_code, msg=msg), status=api_exc.status_code, headers=headers)
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or request.path == "/api"
+
+
+def _json_error(code: int, msg: str) -> JsonResponse:
+    return JsonResponse(envelope(None, code=code, msg=msg), status=code, json_dumps_params={"ensure_ascii": False})
+
+
+def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    return _json_error(404, "接口不存在")
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _json_error(400, "请求无效")
+    return defaults.bad_request(request, exception)
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return _json_error(403, "没有权限")
+    return defaults.permission_denied(request, exception)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if _is_api(request):
+        return api_not_found(request)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _is_api(request):
+        return _json_error(500, SERVER_ERROR_MSG)
+    return defaults.server_error(request)

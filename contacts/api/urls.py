@@ -1,0 +1,25 @@
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
+
+from . import views
+from .envelope import api_not_found
+
+
+class OptionalSlashRouter(SimpleRouter):
+    """Routes that answer with or without the trailing slash, without a redirect."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("contacts", views.ContactViewSet, basename="contact")
+
+urlpatterns = [
+    re_path(r"^auth/token/?$", views.LoginView.as_view(), name="token"),
+    re_path(r"^auth/token/refresh/?$", views.RefreshView.as_view(), name="token-refresh"),
+    re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
+    *router.urls,
+    re_path(r"", api_not_found),
+]

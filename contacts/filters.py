@@ -1,0 +1,142 @@
+"""The contact filters, declared once: the list API, the export and the admin all use them."""
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from .models import Contact, ReplyStatus
+
+SEARCH_MAX_LENGTH = 100
+# Dates outside these years would overflow a datetime once shifted between time zones.
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(9998, 12, 31)
+
+DEFAULT_ORDERING = "-created_at"
+# Ties are always broken by -id and empty contact times always sort last, so that paging
+# neither repeats nor skips a row and SQLite and PostgreSQL return the same order.
+ORDERINGS = {
+    "created_at": (F("created_at").asc(), F("id").desc()),
+    "-created_at": (F("created_at").desc(), F("id").desc()),
+    "contacted_at": (F("contacted_at").asc(nulls_last=True), F("id").desc()),
+    "-contacted_at": (F("contacted_at").desc(nulls_last=True), F("id").desc()),
+    "id": (F("id").asc(),),
+    "-id": (F("id").desc(),),
+}
+
+
+class TextParamField(forms.CharField):
+    """Free text that the database can store: PostgreSQL rejects NUL, so SQLite must too."""
+
+    def to_python(self, value: str | None) -> str:
+        text = super().to_python(value)
+        if any(ord(char) < 32 and char not in "\t\n\r" for char in text):
+            raise forms.ValidationError("不能包含 NUL 等控制字符", code="control_character")
+        return text
+
+
+class TextFilter(django_filters.CharFilter):
+    field_class = TextParamField
+
+
+class BooleanParamField(forms.Field):
+    """`true`/`false` or `1`/`0`, in any case; anything else is an error, not a silent no-filter."""
+
+    default_error_messages = {"invalid": "只能是 true 或 false(也可用 1 或 0)"}
+
+    def to_python(self, value: str | None) -> bool | None:
+        text = (value or "").strip().lower()
+        if not text:
+            return None
+        if text in ("true", "1"):
+            return True
+        if text in ("false", "0"):
+            return False
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class BooleanParamFilter(django_filters.Filter):
+    field_class = BooleanParamField
+
+
+class DayField(forms.DateField):
+    default_error_messages = {"invalid": "日期格式应为 YYYY-MM-DD"}
+
+    def __init__(self, **kwargs):
+        super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
+
+    def validate(self, value: dt.date | None) -> None:
+        super().validate(value)
+        if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+            raise forms.ValidationError(f"日期应在 {EARLIEST_DATE} 与 {LATEST_DATE} 之间", code="out_of_range")
+
+
+class DayFilter(django_filters.Filter):
+    field_class = DayField
+
+
+class IntegerFilter(django_filters.Filter):
+    field_class = forms.IntegerField
+
+
+class ContactFilterForm(forms.Form):
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        start, end = cleaned.get("start_date"), cleaned.get("end_date")
+        if start and end and start > end:
+            self.add_error("end_date", "结束日期不能早于开始日期")
+        return cleaned
+
+
+def local_midnight(day: dt.date) -> dt.datetime:
+    """The first instant of `day` in the configured time zone."""
+    return timezone.make_aware(dt.datetime.combine(day, dt.time.min))
+
+
+class ContactFilterSet(django_filters.FilterSet):
+    search = TextFilter(method="filter_search", max_length=SEARCH_MAX_LENGTH)
+    reply_status = django_filters.ChoiceFilter(
+        choices=ReplyStatus.choices,
+        error_messages={"invalid_choice": "只能是 " + " 或 ".join(ReplyStatus.values)},
+    )
+    wechat_exchanged = BooleanParamFilter(field_name="wechat_exchanged")
+    start_date = DayFilter(method="filter_start_date")
+    end_date = DayFilter(method="filter_end_date")
+    worker_id = TextFilter(max_length=64)
+    account_id = IntegerFilter(min_value=1, max_value=2_147_483_647)
+    ordering = django_filters.ChoiceFilter(
+        choices=[(key, key) for key in ORDERINGS],
+        method="filter_ordering",
+        error_messages={"invalid_choice": "只能是 " + ", ".join(ORDERINGS)},
+    )
+
+    class Meta:
+        model = Contact
+        fields: list[str] = []
+        form = ContactFilterForm
+
+    def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Every white-space separated term must occur in the name, position or contact."""
+        for term in value.split():
+            queryset = queryset.filter(
+                Q(name__icontains=term) | Q(position__icontains=term) | Q(contact__icontains=term)
+            )
+        return queryset
+
+    def filter_start_date(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__gte=local_midnight(value))
+
+    def filter_end_date(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(created_at__lt=local_midnight(value + dt.timedelta(days=1)))
+
+    def filter_ordering(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset  # applied in filter_queryset, which also orders when the parameter is absent
+
+    @property
+    def ordering_key(self) -> str:
+        return self.form.cleaned_data.get("ordering") or DEFAULT_ORDERING
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        return super().filter_queryset(queryset).order_by(*ORDERINGS[self.ordering_key])

@@ -1,0 +1,76 @@
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+
+class ReplyStatus(models.TextChoices):
+    PENDING = "未回复", "未回复"
+    REPLIED = "已回复", "已回复"
+
+
+class Contact(models.Model):
+    """A candidate that a bot worker contacted on the recruiting platform."""
+
+    name = models.CharField("姓名", max_length=64)
+    position = models.CharField("岗位", max_length=128, blank=True, default="")
+    contact = models.CharField("联系方式", max_length=128, blank=True, default="")
+    reply_status = models.CharField("回复状态", max_length=8, choices=ReplyStatus.choices, default=ReplyStatus.PENDING)
+    wechat_exchanged = models.BooleanField("是否交换微信", default=False)
+    account_id = models.PositiveIntegerField("账号 ID", validators=[MinValueValidator(1)])
+    worker_id = models.CharField("Worker ID", max_length=64, blank=True, default="")
+    notes = models.TextField("备注", blank=True, default="")
+    contacted_at = models.DateTimeField("联系时间", null=True, blank=True)
+    created_at = models.DateTimeField("创建时间", default=timezone.now)
+    updated_at = models.DateTimeField("更新时间", auto_now=True)
+
+    class Meta:
+        verbose_name = "联系记录"
+        verbose_name_plural = "联系记录"
+        ordering = ["-created_at", "-id"]
+        permissions = [("export_contact", "can export contacts")]
+        indexes = [
+            models.Index(fields=["created_at", "id"], name="contact_created_idx"),
+            models.Index(fields=["contacted_at", "id"], name="contact_contacted_idx"),
+            models.Index(fields=["reply_status", "created_at", "id"], name="contact_status_idx"),
+            models.Index(fields=["wechat_exchanged", "created_at", "id"], name="contact_wechat_idx"),
+            models.Index(fields=["worker_id", "created_at", "id"], name="contact_worker_idx"),
+            models.Index(fields=["account_id", "created_at", "id"], name="contact_account_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.position})" if self.position else self.name
+
+
+class ContactExport(models.Model):
+    """One export of contacts to a workbook, finished or failed: the export history."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "进行中"
+        SUCCEEDED = "succeeded", "成功"
+        FAILED = "failed", "失败"
+
+    class Source(models.TextChoices):
+        API = "api", "接口"
+        ADMIN = "admin", "后台"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="导出人", null=True, on_delete=models.SET_NULL)
+    username = models.CharField("导出人用户名", max_length=150)
+    source = models.CharField("来源", max_length=8, choices=Source.choices, default=Source.API)
+    status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.RUNNING)
+    filters = models.JSONField("筛选条件", default=dict, blank=True)
+    filename = models.CharField("文件名", max_length=128, unique=True)
+    row_count = models.PositiveIntegerField("导出行数", default=0)
+    size_bytes = models.PositiveBigIntegerField("文件大小(字节)", default=0)
+    duration_ms = models.PositiveIntegerField("耗时(毫秒)", default=0)
+    error = models.TextField("错误", blank=True, default="")
+    created_at = models.DateTimeField("导出时间", default=timezone.now, db_index=True)
+    purged_at = models.DateTimeField("清理时间", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "导出记录"
+        verbose_name_plural = "导出记录"
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.filename
