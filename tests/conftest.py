@@ -1,7 +1,12 @@
+import datetime as dt
+
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
+
+from contacts.models import Contact
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -10,6 +15,12 @@ PASSWORD = "correct-horse-battery-staple"
 def _media_root(settings, tmp_path):
     """Exports land in a fresh temporary folder for each test."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    """Hashing with the production work factor would make every login in the suite take a third of a second."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def make_user(username: str, *perms: str, **extra) -> User:
@@ -50,3 +61,21 @@ def admin_api(admin_user) -> APIClient:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+def make_contact(**fields) -> Contact:
+    """A saved contact with plausible values; any field can be given."""
+    values = {
+        "name": "张三",
+        "position": "产品经理",
+        "contact": "13800138000",
+        "account_id": 1,
+        "worker_id": "worker-001",
+        **fields,
+    }
+    return Contact.objects.create(**values)
+
+
+def local_time(text: str) -> dt.datetime:
+    """`YYYY-MM-DD HH:MM[:SS[.ffffff]]` read as a wall-clock time in the configured time zone."""
+    return timezone.make_aware(dt.datetime.fromisoformat(text))
