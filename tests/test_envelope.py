@@ -1,0 +1,181 @@
+"""Every answer under /api/ is the {code, msg, data} envelope with the HTTP status equal to code."""
+
+import logging
+
+import pytest
+from conftest import make_contact
+from django.db import DatabaseError, OperationalError
+from django.db.backends.utils import CursorWrapper
+
+from contacts.api.views import ContactViewSet
+
+pytestmark = pytest.mark.django_db
+
+NOT_FOUND = {"code": 404, "msg": "接口不存在", "data": None}
+SERVER_FAILED = {"code": 500, "msg": "服务器内部错误", "data": None}
+
+
+def assert_json(response) -> None:
+    assert response["Content-Type"] == "application/json"
+    assert b"<html" not in response.content.lower()
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize(
+    "path", ["/api/", "/api/nope", "/api/contacts/abc", "/api/contacts/1/extra", "/api/auth/", "/api/v2/contacts"]
+)
+def test_an_unknown_api_path_is_a_404_envelope_not_an_html_page(api, settings, debug, path):
+    """Django's 404 page, plain or technical, never shows under /api/."""
+    settings.DEBUG = debug
+    response = api.get(path)
+    assert response.status_code == 404
+    assert_json(response)
+    assert response.json() == NOT_FOUND
+
+
+def test_an_unknown_api_path_is_a_404_envelope_for_any_method(api):
+    """A POST to nowhere is answered like a GET to nowhere."""
+    response = api.post("/api/nope", {"a": 1}, format="json")
+    assert response.status_code == 404
+    assert response.json() == NOT_FOUND
+
+
+def test_a_missing_contact_is_a_404_envelope(api):
+    """An id that names no contact is a 404 in the envelope."""
+    response = api.get("/api/contacts/424242")
+    assert response.status_code == 404
+    assert response.json() == {"code": 404, "msg": "未找到。", "data": None}
+
+
+@pytest.mark.parametrize("client_name", ["anon", "api", "admin_api"])
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("delete", "/api/contacts/{id}", "GET, PATCH, HEAD, OPTIONS"),
+        ("put", "/api/contacts/{id}", "GET, PATCH, HEAD, OPTIONS"),
+        ("delete", "/api/contacts", "GET, POST, HEAD, OPTIONS"),
+        ("put", "/api/contacts", "GET, POST, HEAD, OPTIONS"),
+    ],
+)
+def test_an_unsupported_method_is_a_405_envelope(request, client_name, method, path, allowed):
+    """DELETE and PUT do not exist: 405 for anyone, whatever their permissions, with the methods that do."""
+    client = request.getfixturevalue(client_name)
+    contact = make_contact()
+    response = getattr(client, method)(path.format(id=contact.pk), {}, format="json")
+    assert response.status_code == 405
+    assert response.json() == {"code": 405, "msg": f"方法 “{method.upper()}” 不被允许。", "data": None}
+    assert response["Allow"] == allowed
+
+
+@pytest.mark.parametrize(("method", "path"), [("get", "/api/auth/token"), ("post", "/api/health")])
+def test_an_unsupported_method_on_the_open_endpoints_is_a_405_envelope(anon, method, path):
+    """The login and health endpoints answer a wrong method with 405 too."""
+    response = getattr(anon, method)(path)
+    assert response.status_code == 405
+    assert response.json() == {"code": 405, "msg": f"方法 “{method.upper()}” 不被允许。", "data": None}
+
+
+def test_asking_only_for_html_is_a_406_envelope(api):
+    """The API speaks JSON only; a client that accepts nothing else is told so in JSON."""
+    response = api.get("/api/contacts", HTTP_ACCEPT="text/html")
+    assert response.status_code == 406
+    assert_json(response)
+    assert response.json() == {"code": 406, "msg": "无法满足Accept HTTP头的请求。", "data": None}
+
+
+@pytest.mark.parametrize("fmt", ["api", "json", "html", "xml"])
+def test_the_format_parameter_is_ignored(api, fmt):
+    """`?format=` selects nothing: no browsable API, the JSON envelope as usual."""
+    make_contact()
+    response = api.get(f"/api/contacts?format={fmt}")
+    assert response.status_code == 200
+    assert_json(response)
+    body = response.json()
+    assert (body["code"], body["msg"], body["data"]["total"]) == (200, "success", 1)
+
+
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+def test_an_unexpected_exception_is_a_500_envelope_with_the_traceback_only_in_the_log(
+    api, monkeypatch, caplog, settings, debug
+):
+    """The client learns only that the server failed; the log gets the traceback, without the error text."""
+    settings.DEBUG = debug
+
+    def explode(self):
+        raise RuntimeError("secret detail 13800138000")
+
+    monkeypatch.setattr(ContactViewSet, "get_queryset", explode)
+    with caplog.at_level(logging.ERROR):
+        response = api.get("/api/contacts?search=13800138000")
+    assert response.status_code == 500
+    assert_json(response)
+    assert response.json() == SERVER_FAILED
+    assert b"Traceback" not in response.content
+    assert b"secret detail" not in response.content
+    records = [record for record in caplog.records if record.exc_info]
+    assert len(records) == 1
+    assert records[0].exc_info[0] is RuntimeError
+    assert "Traceback" in caplog.text
+    assert "explode" in caplog.text
+
+
+def test_a_database_error_is_a_500_envelope(api, monkeypatch, caplog):
+    """A failing query that is not a lost connection is a server failure, logged with its traceback."""
+
+    def fail(*args, **kwargs):
+        raise DatabaseError("relation does not exist")
+
+    monkeypatch.setattr(CursorWrapper, "execute", fail)
+    with caplog.at_level(logging.ERROR):
+        response = api.get("/api/contacts")
+    monkeypatch.undo()
+    assert response.status_code == 500
+    assert response.json() == SERVER_FAILED
+    assert any(record.exc_info and record.exc_info[0] is DatabaseError for record in caplog.records)
+
+
+def test_an_unreachable_database_is_a_503_envelope(api, monkeypatch):
+    """A lost database connection is a temporary unavailability: 503, try again later."""
+
+    def refuse(*args, **kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(CursorWrapper, "execute", refuse)
+    response = api.get("/api/contacts")
+    monkeypatch.undo()
+    assert response.status_code == 503
+    assert response.json() == {"code": 503, "msg": "数据库暂时不可用,请稍后重试", "data": None}
+
+
+def test_a_400_names_each_parameter_and_its_problem(api):
+    """msg says which parameters are wrong and why; data holds the errors per field."""
+    response = api.get("/api/contacts?reply_status=maybe&wechat_exchanged=perhaps")
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": 400,
+        "msg": "reply_status: 只能是 未回复 或 已回复; wechat_exchanged: 只能是 true 或 false(也可用 1 或 0)",
+        "data": {
+            "reply_status": ["只能是 未回复 或 已回复"],
+            "wechat_exchanged": ["只能是 true 或 false(也可用 1 或 0)"],
+        },
+    }
+
+
+def test_a_400_from_the_body_names_each_field_and_its_problem(api, admin_api):
+    """A bad body is reported like bad parameters: field and problem in msg, the errors in data."""
+    response = admin_api.post("/api/contacts", {"name": "", "account_id": "x"}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {
+        "code": 400,
+        "msg": "name: 该字段不能为空。; account_id: 请填写合法的整数值。",
+        "data": {"name": ["该字段不能为空。"], "account_id": ["请填写合法的整数值。"]},
+    }
+
+
+def test_a_success_is_wrapped_in_the_envelope(api):
+    """A 200 carries code 200, msg success and the payload in data."""
+    contact = make_contact()
+    response = api.get(f"/api/contacts/{contact.pk}")
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["code"], body["msg"], body["data"]["id"]) == (200, "success", contact.pk)
