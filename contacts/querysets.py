@@ -1,0 +1,88 @@
+"""Counting and date drill-down answered from indexes and kept tallies instead of full scans."""
+
+import datetime as dt
+
+from django.apps import apps
+from django.db import models
+from django.db.models.expressions import Col
+from django.db.models.lookups import Exact
+from django.db.models.sql.where import AND
+from django.utils import timezone
+
+TALLIED_FIELDS = frozenset({"reply_status", "wechat_exchanged"})
+# Beyond this many periods, probing each one costs more than one scan.
+MAX_PROBED_PERIODS = 400
+
+
+def _tallied_filters(query: models.sql.Query) -> dict | None:
+    """The query's conditions when they are only equalities on tallied fields, else None."""
+    if (
+        query.is_sliced
+        or query.distinct
+        or query.combinator
+        or query.group_by is not None
+        or query.annotations
+        or query.extra
+        or len(query.alias_map) > 1
+        or query.where.negated
+        or query.where.connector != AND
+    ):
+        return None
+    filters = {}
+    for condition in query.where.children:
+        if not (
+            isinstance(condition, Exact)
+            and isinstance(condition.lhs, Col)
+            and condition.lhs.target.name in TALLIED_FIELDS
+            and not hasattr(condition.rhs, "resolve_expression")
+        ):
+            return None
+        filters[condition.lhs.target.name] = condition.rhs
+    return filters
+
+
+def _next_period(moment: dt.datetime, kind: str) -> dt.datetime:
+    if kind == "year":
+        naive = dt.datetime(moment.year + 1, 1, 1)
+    elif kind == "month":
+        naive = dt.datetime(moment.year + moment.month // 12, moment.month % 12 + 1, 1)
+    else:
+        naive = dt.datetime.combine(moment.date() + dt.timedelta(days=1), dt.time.min)
+    return timezone.make_aware(naive)
+
+
+def _period_start(moment: dt.datetime, kind: str) -> dt.datetime:
+    local = timezone.localtime(moment)
+    naive = dt.datetime(local.year, 1 if kind == "year" else local.month, 1 if kind != "day" else local.day)
+    return timezone.make_aware(naive)
+
+
+class ContactQuerySet(models.QuerySet):
+    def count(self) -> int:
+        """The exact count; read from the tally when the filters allow, which is most list pages."""
+        filters = _tallied_filters(self.query)
+        if filters is None:
+            return super().count()
+        tally = apps.get_model("contacts", "ContactTally").objects.using(self.db).filter(**filters)
+        return tally.aggregate(total=models.Sum("total"))["total"] or 0
+
+    def datetimes(self, field_name: str, kind: str, order: str = "ASC", tzinfo=None):
+        """The admin's date drill-down: one index probe per period instead of truncating every row."""
+        if kind not in ("year", "month", "day") or tzinfo is not None:
+            return super().datetimes(field_name, kind, order, tzinfo)
+        bounds = self.order_by().aggregate(first=models.Min(field_name), last=models.Max(field_name))
+        if bounds["first"] is None:
+            return []
+        starts = []
+        start = _period_start(bounds["first"], kind)
+        while start <= bounds["last"]:
+            starts.append(start)
+            if len(starts) > MAX_PROBED_PERIODS:
+                return super().datetimes(field_name, kind, order, tzinfo)
+            start = _next_period(start, kind)
+        present = [
+            start
+            for start in starts
+            if self.filter(**{f"{field_name}__gte": start, f"{field_name}__lt": _next_period(start, kind)}).exists()
+        ]
+        return present if order == "ASC" else present[::-1]
