@@ -4,10 +4,12 @@ import datetime as dt
 
 import django_filters
 from django import forms
-from django.db.models import F, Q, QuerySet
+from django.db import connections
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .models import Contact, ReplyStatus
+from .search import search_condition
 
 SEARCH_MAX_LENGTH = 100
 # Dates outside these years would overflow a datetime once shifted between time zones.
@@ -119,10 +121,9 @@ class ContactFilterSet(django_filters.FilterSet):
 
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """Every white-space separated term must occur in the name, position or contact."""
+        vendor = connections[queryset.db].vendor
         for term in value.split():
-            queryset = queryset.filter(
-                Q(name__icontains=term) | Q(position__icontains=term) | Q(contact__icontains=term)
-            )
+            queryset = queryset.filter(search_condition(term, vendor=vendor))
         return queryset
 
     def filter_start_date(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
