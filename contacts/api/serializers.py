@@ -29,6 +29,8 @@ class ContactSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         extra_kwargs = {
+            # PostgreSQL's integer column: SQLite would store more, so bound it alike on both.
+            "account_id": {"max_value": 2_147_483_647},
             "contacted_at": {"validators": [validate_storable_datetime]},
             "created_at": {"validators": [validate_storable_datetime]},
         }
