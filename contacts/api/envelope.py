@@ -9,9 +9,11 @@ import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -50,6 +52,9 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
         return exceptions.PermissionDenied()
+    if isinstance(exc, SuspiciousOperation):  # e.g. too many form fields: the client's fault
+        logger.warning("suspicious request: %s", type(exc).__name__)
+        return exceptions.ParseError("请求无效")
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("database unavailable: %s", type(exc).__name__)
         return ServiceUnavailable()
@@ -103,6 +108,8 @@ def _json_error(code: int, msg: str) -> JsonResponse:
     return JsonResponse(envelope(None, code=code, msg=msg), status=code, json_dumps_params={"ensure_ascii": False})
 
 
+# Without the exemption a write to an unknown path met the CSRF check and got Django's HTML 403 page.
+@csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     return _json_error(404, "接口不存在")
 
