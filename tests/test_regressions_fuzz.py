@@ -1,0 +1,44 @@
+"""Regressions for what fuzzing the published schema found, one test each."""
+
+import pytest
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from contacts.models import Contact
+
+pytestmark = pytest.mark.django_db
+
+LARGEST_ACCOUNT_ID = 2_147_483_647
+
+
+def test_a_write_to_an_unknown_api_path_answers_404_in_the_envelope_not_a_csrf_page(admin_user):
+    """PATCH /api/contacts/-326 (no route) met Django's CSRF check first and got its HTML 403 page."""
+    client = APIClient(enforce_csrf_checks=True)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(admin_user).access_token}")
+    for method in ("post", "patch", "put", "delete"):
+        response = getattr(client, method)("/api/contacts/-326", {"notes": "x"}, format="json")
+        assert response.status_code == 404, method
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"code": 404, "msg": "接口不存在", "data": None}
+
+
+def test_a_form_with_too_many_fields_answers_400_in_the_envelope(anon):
+    """A form body past DATA_UPLOAD_MAX_NUMBER_FIELDS raised TooManyFieldsSent, which became a 500."""
+    body = "&".join(f"field{index}=1" for index in range(1200))
+    response = anon.post("/api/auth/token", body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 400
+    assert response.json()["code"] == 400
+    assert response.json()["data"] is None
+
+
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_account_id_past_a_32_bit_integer_is_refused_on_every_database(admin_api, method):
+    """SQLite accepted account ids up to 2**63 - 1 that PostgreSQL refuses, so the schema differed by database."""
+    contact = Contact.objects.create(name="张三", account_id=1)
+    path = "/api/contacts" if method == "post" else f"/api/contacts/{contact.pk}"
+    response = getattr(admin_api, method)(path, {"name": "张三", "account_id": LARGEST_ACCOUNT_ID + 1}, format="json")
+    assert response.status_code == 400
+    assert response.json()["data"] == {"account_id": [f"请确保该值小于或者等于 {LARGEST_ACCOUNT_ID}。"]}
+    accepted = getattr(admin_api, method)(path, {"name": "张三", "account_id": LARGEST_ACCOUNT_ID}, format="json")
+    assert accepted.status_code in (200, 201)
+    assert accepted.json()["data"]["account_id"] == LARGEST_ACCOUNT_ID
