@@ -1,5 +1,6 @@
 import datetime as dt
 
+from django.db import models
 from rest_framework import serializers
 
 from contacts.filters import EARLIEST_DATE, LATEST_DATE
@@ -12,7 +13,22 @@ def validate_storable_datetime(value: dt.datetime) -> None:
         raise serializers.ValidationError(f"时间应在 {EARLIEST_DATE} 与 {LATEST_DATE} 之间")
 
 
+class StorableDateTimeField(serializers.DateTimeField):
+    def enforce_timezone(self, value: dt.datetime) -> dt.datetime:
+        # DRF's own check of a naive time in the local zone overflows at the calendar's ends
+        # (`0001-01-01T00:00:00` in Asia/Shanghai) and lets the OverflowError escape as a 500.
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
 class ContactSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DateTimeField: StorableDateTimeField,
+    }
+
     class Meta:
         model = Contact
         fields = [
