@@ -8,7 +8,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-_DIGITS = re.compile(r"[0-9]{1,18}")
+_DIGITS = re.compile(r"[0-9]+")
+# A longer number asks for more than any table holds, so it is read as LARGEST_PARAM: converting
+# thousands of digits would fail (Python's int-from-text limit) instead of answering.
+MAX_DIGITS = 18
+LARGEST_PARAM = 10**MAX_DIGITS
 # Past this offset a page is found by its ids first: skipping index entries is cheap, skipping rows is not.
 DEEP_OFFSET = 1000
 
@@ -37,9 +41,10 @@ def positive_int_param(request: Request, name: str, *, default: int) -> int:
     if raw is None or raw.strip() == "":
         return default
     text = raw.strip()
-    if not _DIGITS.fullmatch(text) or int(text) < 1:
+    digits = text.lstrip("0")
+    if not _DIGITS.fullmatch(text) or not digits:
         raise ValidationError({name: ["必须是不小于 1 的整数"]})
-    return int(text)
+    return int(digits) if len(digits) <= MAX_DIGITS else LARGEST_PARAM
 
 
 class ContactPagination(BasePagination):
