@@ -1,6 +1,7 @@
 """The contact filters, declared once: the list API, the export and the admin all use them."""
 
 import datetime as dt
+import unicodedata
 
 import django_filters
 from django import forms
@@ -34,7 +35,8 @@ class TextParamField(forms.CharField):
 
     def to_python(self, value: str | None) -> str:
         text = super().to_python(value)
-        if any(ord(char) < 32 and char not in "\t\n\r" for char in text):
+        # Category Cc: the C0 controls with NUL, DEL and the C1 controls; tabs and newlines are white space.
+        if any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text):
             raise forms.ValidationError("不能包含 NUL 等控制字符", code="control_character")
         return text
 
