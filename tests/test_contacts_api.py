@@ -227,6 +227,27 @@ def test_leading_zeros_do_not_change_a_paging_number(api):
     assert bad_params(api, page="000")["data"] == {"page": ["必须是不小于 1 的整数"]}
 
 
+def test_the_total_is_the_real_count_after_every_kind_of_change(admin_api):
+    """Creating, changing status or flag, and deleting rows all show in the total, filtered or not."""
+    rows = bulk(6)
+    admin_api.patch(f"/api/contacts/{rows[0].pk}", {"reply_status": REPLIED, "wechat_exchanged": True}, format="json")
+    admin_api.post("/api/contacts", {"name": "新人", "account_id": 1, "reply_status": REPLIED}, format="json")
+    Contact.objects.filter(pk=rows[1].pk).delete()
+    Contact.objects.filter(pk__in=[rows[2].pk, rows[3].pk]).update(reply_status=REPLIED)
+    Contact.objects.filter(pk=rows[3].pk).update(wechat_exchanged=True)
+    cases = [
+        ({}, {}),
+        ({"reply_status": REPLIED}, {"reply_status": REPLIED}),
+        ({"reply_status": PENDING}, {"reply_status": PENDING}),
+        ({"wechat_exchanged": "true"}, {"wechat_exchanged": True}),
+        ({"reply_status": REPLIED, "wechat_exchanged": "false"}, {"reply_status": REPLIED, "wechat_exchanged": False}),
+    ]
+    for params, lookups in cases:
+        real = len(list(Contact.objects.filter(**lookups).values_list("pk", flat=True)))
+        assert listing(admin_api, **params)["total"] == real, params
+    assert listing(admin_api)["total"] == 6
+
+
 # --- search ------------------------------------------------------------------------------------------
 
 
