@@ -1,0 +1,148 @@
+"""Turn one benchmark run into bench/results/<date>_<commit>.json and .md, and README sections.
+
+`python bench/report.py RESULT.json [--readme-section NAME]` re-renders a stored result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+README = BENCH_DIR / "README.md"
+BACKEND_TITLES = {"sqlite": "SQLite", "postgres": "PostgreSQL"}
+
+
+def _num(value: float | None, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio:.1%}"
+
+
+def cases_table(report: dict) -> str:
+    backends = list(report["backends"])
+    header = ["case", "matched rows"]
+    for backend in backends:
+        title = BACKEND_TITLES.get(backend, backend)
+        header += [f"{title} rps (% of ceiling)", f"{title} p50 / p99 ms", f"{title} non-2xx", f"{title} single p50 ms"]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    by_backend = {
+        backend: {case["name"]: case for case in report["backends"][backend]["cases"]} for backend in backends
+    }
+    first = report["backends"][backends[0]]["cases"]
+    for case in first:
+        matched = case.get("matched")
+        row = [case["label"], "-" if matched is None else f"{matched:,}"]
+        for backend in backends:
+            outcome = by_backend[backend].get(case["name"])
+            if outcome is None:
+                row += ["-"] * 4
+                continue
+            errors = outcome["non2xx"] + outcome.get("socket_errors", 0)
+            row += [
+                f"{_num(outcome['rps'])} ({_pct(outcome['ratio'])})",
+                f"{_num(outcome['p50_ms'])} / {_num(outcome['p99_ms'])}",
+                str(errors),
+                _num(outcome["single_p50_ms"]),
+            ]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def summary(report: dict) -> str:
+    settings = report["settings"]
+    dirty = " (with uncommitted changes)" if report.get("dirty") else ""
+    seeds = ", ".join(
+        f"{BACKEND_TITLES.get(name, name)} {outcome['seed_seconds']:,.1f} s (server {outcome['server_version']})"
+        for name, outcome in report["backends"].items()
+    )
+    return (
+        f"Commit `{report['commit']}`{dirty} ({report['subject']}), measured {report['date']} on "
+        f"{report['machine']['cpus']} cores; {settings['rows']:,} contacts (seed {settings['seed']}); "
+        f"wrk {settings['connections']} connections, {settings['wrk_threads']} threads, {settings['duration_s']} s "
+        f"a case; single = p50 of {settings['samples']} sequential requests; login throttle raised to "
+        f"{settings['login_rate']} (LOGIN_RATE_PER_ADDRESS / LOGIN_RATE_PER_USERNAME). "
+        f"Seeding (`seed_contacts --count {settings['rows']}`): {seeds}. Whole run {report['elapsed_s']:,} s."
+    )
+
+
+def export_section(report: dict) -> str:
+    export = report.get("export")
+    if not export:
+        return ""
+    figures = export.get("figures")
+    body = json.dumps(figures, ensure_ascii=False, indent=1) if figures else export.get("stdout", "")
+    return f"\n\nExport benchmark (`{export['command']}`, exit {export['returncode']}):\n\n```\n{body.strip()}\n```"
+
+
+def markdown(report: dict) -> str:
+    failed = [
+        f"- {backend}/{case['name']}: {case['label_check']}"
+        for backend, outcome in report["backends"].items()
+        for case in outcome["cases"]
+        if case.get("label_check", "ok") != "ok"
+    ]
+    checks = "\n\nLabel checks failed:\n" + "\n".join(failed) if failed else ""
+    return f"{summary(report)}\n\n{cases_table(report)}{checks}{export_section(report)}\n"
+
+
+def explain_markdown(report: dict) -> str:
+    parts = [f"Plans of commit `{report['commit']}` ({report['settings']['rows']:,} rows)."]
+    for backend, outcome in report["backends"].items():
+        explained = outcome.get("explain") or {}
+        title = BACKEND_TITLES.get(backend, backend)
+        how = "EXPLAIN ANALYZE" if explained.get("vendor") == "postgresql" else "EXPLAIN QUERY PLAN"
+        parts.append(f"\n#### {title} ({how})\n")
+        for case in explained.get("cases", []):
+            parts.append(f"**{case['name']}**\n")
+            for query in case["queries"]:
+                sql = query["sql"] if len(query["sql"]) <= 600 else query["sql"][:600] + " …"
+                parts.append(f"```sql\n{sql}\n```\n```\n{query['plan']}\n```\n")
+    return "\n".join(parts)
+
+
+def replace_section(text: str, name: str, content: str) -> str:
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    pattern = re.compile(re.escape(start) + r".*?" + re.escape(end), re.DOTALL)
+    if not pattern.search(text):
+        raise ValueError(f"README has no {start} ... {end} markers")
+    return pattern.sub(lambda _: f"{start}\n{content.strip()}\n{end}", text)
+
+
+def write_reports(report: dict, *, readme_section: str) -> list[Path]:
+    RESULTS_DIR.mkdir(exist_ok=True)
+    day = report["date"][:10]
+    dirty = "-dirty" if report.get("dirty") else ""
+    quick = "-quick" if report["settings"]["quick"] else ""
+    stem = f"{day}_{report['commit']}{dirty}{quick}"
+    json_path = RESULTS_DIR / f"{stem}.json"
+    md_path = RESULTS_DIR / f"{stem}.md"
+    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    md_path.write_text(f"# Benchmark {stem}\n\n{markdown(report)}\n## Query plans\n\n{explain_markdown(report)}\n")
+    paths = [json_path, md_path]
+    if readme_section != "none" and README.exists():
+        text = README.read_text(encoding="utf-8")
+        text = replace_section(text, readme_section, f"Source: `bench/results/{md_path.name}`.\n\n{markdown(report)}")
+        if f"<!-- bench:{readme_section}-explain:start -->" in text:
+            text = replace_section(text, f"{readme_section}-explain", explain_markdown(report))
+        README.write_text(text, encoding="utf-8")
+        paths.append(README)
+    return paths
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("result", type=Path)
+    parser.add_argument("--readme-section", default="latest")
+    options = parser.parse_args()
+    for written in write_reports(
+        json.loads(options.result.read_text(encoding="utf-8")), readme_section=options.readme_section
+    ):
+        print(written)

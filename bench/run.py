@@ -1,0 +1,484 @@
+"""`make bench`: seed a million contacts, serve them with gunicorn, drive every case with wrk, write results.
+
+For each backend (SQLite, then PostgreSQL) in one run: a fresh bench database, `seed_contacts` timed,
+the query plans of every list case, the service under its real gunicorn configuration (DJANGO_DEBUG=0,
+the login throttle raised so that the login case measures logins, not 429s), then for each case
+sequential single requests (their p50) and `wrk` at 16 connections for a bounded time. The export
+benchmark (bench/export_bench.py, when the measured tree has it) runs in the same run. Results go to
+bench/results/<date>_<commit>.json and .md, and the tables into bench/README.md between markers.
+See bench/README.md for the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from cases import SEED, SEED_DAYS, Case, build_cases
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO = BENCH_DIR.parent
+USERNAME = "bench"
+# High enough that no login of the run is throttled; the service's default is 10/min.
+LOGIN_RATE = "1000000/min"
+LOGIN_PAYLOAD_KEY = "BENCH_BODY"
+WRK_TIMEOUT = "30s"
+
+
+def log(message: str) -> None:
+    print(f"[bench {dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="20,000 rows, 3 s a case: to try the harness")
+    parser.add_argument("--rows", type=int, help="contacts to seed (default 1,000,000; quick 20,000)")
+    parser.add_argument("--duration", type=int, help="seconds of wrk per case (default 10; quick 3)")
+    parser.add_argument("--samples", type=int, help="sequential requests per case (default 10; quick 5)")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument("--backends", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--app-dir", type=Path, default=REPO, help="the service tree to measure (a git worktree)")
+    parser.add_argument("--sqlite-path", type=Path, default=BENCH_DIR / "data" / "bench.sqlite3")
+    parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/boss_dp_bench")
+    parser.add_argument("--data-dir", type=Path, default=BENCH_DIR / "data", help="logs, media (git-ignored)")
+    parser.add_argument("--readme-section", default="latest", help="README markers to fill; 'none' to skip")
+    parser.add_argument("--no-export", action="store_true", help="skip bench/export_bench.py")
+    parser.add_argument("--only", help="comma-separated case names (default: all)")
+    args = parser.parse_args(argv)
+    args.rows = args.rows or (20_000 if args.quick else 1_000_000)
+    args.duration = args.duration or (3 if args.quick else 10)
+    args.samples = args.samples or (5 if args.quick else 10)
+    args.app_dir = args.app_dir.resolve()
+    args.data_dir = args.data_dir.resolve()
+    args.sqlite_path = args.sqlite_path.resolve()
+    return args
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    log("wrk is missing: installing Debian's package")
+    apt = ["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-q", "wrk"]
+    if os.geteuid() != 0:
+        apt.insert(0, "sudo")
+    if subprocess.run(apt, check=False).returncode != 0:
+        subprocess.run([*apt[: apt.index("install")], "update", "-q"], check=True)
+        subprocess.run(apt, check=True)
+    return shutil.which("wrk") or "wrk"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def git(app_dir: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(app_dir), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def commit_info(app_dir: Path) -> dict:
+    dirty = bool(git(app_dir, "status", "--porcelain", "--untracked-files=no"))
+    return {
+        "commit": git(app_dir, "rev-parse", "--short", "HEAD"),
+        "subject": git(app_dir, "log", "-1", "--format=%s"),
+        "dirty": dirty,
+    }
+
+
+class Service:
+    """The measured tree's manage.py and gunicorn, with the benchmark's environment."""
+
+    def __init__(self, args: argparse.Namespace, database_url: str, backend: str) -> None:
+        self.app_dir = args.app_dir
+        self.python = sys.executable
+        self.data_dir = args.data_dir
+        self.backend = backend
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+        self.env = {
+            **os.environ,
+            "PYTHONPATH": str(BENCH_DIR),
+            "DJANGO_SETTINGS_MODULE": "benchsite.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": "",
+            "DJANGO_MEDIA_ROOT": str(self.data_dir / f"media-{backend}"),
+            "LOGIN_RATE_PER_ADDRESS": LOGIN_RATE,
+            "LOGIN_RATE_PER_USERNAME": LOGIN_RATE,
+            "HOST": "127.0.0.1",
+            "PORT": str(self.port),
+            "GUNICORN_ACCESS_LOG": str(self.data_dir / f"access-{backend}.log"),
+        }
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [self.python, "manage.py", *args], cwd=self.app_dir, env=self.env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def shell(self, code: str) -> str:
+        return self.manage("shell", "-c", code)
+
+    def start(self) -> None:
+        gunicorn = str(Path(self.python).parent / "gunicorn")
+        output = open(self.data_dir / f"gunicorn-{self.backend}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [gunicorn, "-c", "gunicorn.conf.py", "boss_dp.wsgi"],
+            cwd=self.app_dir,
+            env=self.env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._output = output
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {output.name}")
+            try:
+                status, _ = request(self.port, "GET", "/api/health")
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("gunicorn did not answer /api/health within 90 s")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self.process:
+            self._output.close()
+
+
+def request(port: int, method: str, path: str, *, token: str = "", body: str = "") -> tuple[int, bytes]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if body:
+        headers["Content-Type"] = "application/json"
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    try:
+        connection.request(method, path, body=body.encode() or None, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def prepare_postgres(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
+        raise SystemExit(f"unexpected database name {name!r}")
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        connection.execute(f"CREATE DATABASE {name}")
+
+
+def analyze(backend: str, url: str, sqlite_path: Path) -> str:
+    """Statistics for the planner after the bulk load, as autovacuum would leave them on a live server."""
+    if backend == "postgres":
+        import psycopg
+
+        with psycopg.connect(url, autocommit=True) as connection:
+            connection.execute("VACUUM (ANALYZE)")
+            return connection.execute("SHOW server_version").fetchone()[0]
+    with sqlite3.connect(sqlite_path) as connection:
+        connection.execute("ANALYZE")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return sqlite3.sqlite_version
+
+
+FACTS_CODE = """
+import json
+from django.contrib.auth.models import Permission, User
+from django.db.models import Max
+from django.utils import timezone
+from contacts.models import Contact
+user, _ = User.objects.get_or_create(username={username!r})
+user.set_password({password!r})
+user.save()
+user.user_permissions.set(Permission.objects.filter(
+    content_type__app_label="contacts", codename__in=["view_contact", "add_contact", "export_contact"]))
+ids = Contact.objects.order_by("id").values_list("id", flat=True)
+count = Contact.objects.count()
+newest = Contact.objects.aggregate(newest=Max("created_at"))["newest"]
+print("FACTS", json.dumps({{"rows": count, "detail_id": ids[count // 2],
+    "last_day": timezone.localtime(newest).date().isoformat()}}))
+"""
+
+
+def wrk_case(args: argparse.Namespace, wrk: str, port: int, case: Case, token: str, login_body: str) -> dict:
+    env = {**os.environ, "BENCH_TOKEN": token if case.auth else "", LOGIN_PAYLOAD_KEY: ""}
+    if case.method == "POST":
+        env[LOGIN_PAYLOAD_KEY] = login_body
+    command = [
+        wrk,
+        f"-t{args.threads}",
+        f"-c{args.connections}",
+        f"-d{args.duration}s",
+        f"--timeout={WRK_TIMEOUT}",
+        "--latency",
+        "-s",
+        str(BENCH_DIR / "wrk" / "request.lua"),
+        f"http://127.0.0.1:{port}{case.url_path}",
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds = figures["duration_us"] / 1e6
+    errors = sum(figures[key] for key in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    return {
+        "rps": round(figures["requests"] / seconds, 1),
+        "requests": figures["requests"],
+        "p50_ms": round(figures["p50_us"] / 1000, 2),
+        "p90_ms": round(figures["p90_us"] / 1000, 2),
+        "p99_ms": round(figures["p99_us"] / 1000, 2),
+        "max_ms": round(figures["max_us"] / 1000, 2),
+        "non2xx": figures["non2xx"],
+        "socket_errors": errors,
+    }
+
+
+def single_requests(args: argparse.Namespace, port: int, case: Case, token: str, login_body: str) -> dict:
+    """Sequential requests, one at a time: the latency a lone user sees (at least 3, at most ~15 s)."""
+    timings: list[float] = []
+    started = time.monotonic()
+    while len(timings) < args.samples and (len(timings) < 3 or time.monotonic() - started < 15):
+        begin = time.perf_counter()
+        status, _ = request(
+            port,
+            case.method,
+            case.url_path,
+            token=token if case.auth else "",
+            body=login_body if case.method == "POST" else "",
+        )
+        timings.append((time.perf_counter() - begin) * 1000)
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{case.name}: {status} on a single request")
+    return {"single_p50_ms": round(statistics.median(timings), 2), "single_samples": len(timings)}
+
+
+def check_case(args: argparse.Namespace, port: int, case: Case, token: str, login_body: str, rows: int) -> dict:
+    """The first answer: a 2xx, and for lists the true match count, checked against the label."""
+    status, body = request(
+        port,
+        case.method,
+        case.url_path,
+        token=token if case.auth else "",
+        body=login_body if case.method == "POST" else "",
+    )
+    if not 200 <= status < 300:
+        raise RuntimeError(f"{case.name}: {status} {body[:300]!r}")
+    outcome: dict = {"status": status}
+    if case.expect_share is None:
+        return outcome
+    data = json.loads(body)["data"]
+    total = data["total"]
+    outcome["matched"] = total
+    outcome["returned"] = len(data["results"])
+    low, high = case.expect_share
+    share = total / rows if rows else 0
+    if rows >= 500_000 and not low <= share <= high:
+        outcome["label_check"] = f"FAILED: {total} rows is {share:.4%}, the label promises {low:.2%}-{high:.2%}"
+    elif case.name == "deep_page" and outcome["returned"] == 0:
+        outcome["label_check"] = "FAILED: the deep page is empty"
+    else:
+        outcome["label_check"] = "ok"
+    return outcome
+
+
+def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
+    if backend == "postgres":
+        database_url = args.pg_url
+        log(f"postgres: recreating {urlsplit(database_url).path.lstrip('/')}")
+        prepare_postgres(database_url)
+    else:
+        args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
+        database_url = f"sqlite:///{args.sqlite_path.resolve()}"
+    service = Service(args, database_url, backend)
+    service.manage("migrate", "--noinput", "-v", "0")
+    log(f"{backend}: seeding {args.rows:,} contacts")
+    started = time.monotonic()
+    seed_output = service.manage(
+        "seed_contacts", "--count", str(args.rows), "--seed", str(SEED), "--days", str(SEED_DAYS)
+    )
+    seed_seconds = time.monotonic() - started
+    log(f"{backend}: seeded in {seed_seconds:.1f} s ({seed_output.strip()})")
+    server_version = analyze(backend, database_url, args.sqlite_path)
+    password = secrets.token_urlsafe(16)
+    facts_line = next(
+        line
+        for line in service.shell(FACTS_CODE.format(username=USERNAME, password=password)).splitlines()
+        if line.startswith("FACTS ")
+    )
+    facts = json.loads(facts_line.removeprefix("FACTS "))
+    cases = build_cases(
+        rows=facts["rows"], last_day=dt.date.fromisoformat(facts["last_day"]), detail_id=facts["detail_id"]
+    )
+    if args.only:
+        wanted = set(args.only.split(","))
+        cases = [case for case in cases if case.name in wanted or case.ceiling]
+    explained = explain_cases(service, cases)
+    login_body = json.dumps({"username": USERNAME, "password": password})
+    service.start()
+    results = []
+    try:
+        status, body = request(service.port, "POST", "/api/auth/token", body=login_body)
+        if status != 200:
+            raise RuntimeError(f"login failed: {status} {body[:200]!r}")
+        token = json.loads(body)["data"]["access"]
+        for _ in range(50):  # every worker imports, connects and warms its caches before measuring
+            request(service.port, "GET", "/bench/hello")
+        for case in cases:
+            outcome = {"name": case.name, "label": case.label, "path": case.url_path}
+            outcome |= check_case(args, service.port, case, token, login_body, facts["rows"])
+            outcome |= single_requests(args, service.port, case, token, login_body)
+            outcome |= wrk_case(args, wrk, service.port, case, token, login_body)
+            results.append(outcome)
+            log(
+                f"{backend} {case.name:20} {outcome['rps']:>9,.1f} rps  p50 {outcome['p50_ms']:>8.1f} ms"
+                f"  p99 {outcome['p99_ms']:>8.1f} ms  single {outcome['single_p50_ms']:>8.1f} ms"
+                f"  non-2xx {outcome['non2xx']}  matched {outcome.get('matched', '-')}"
+            )
+    finally:
+        service.stop()
+    ceiling = next((r["rps"] for r in results if r["name"] == "hello"), None)
+    for outcome in results:
+        outcome["ratio"] = round(outcome["rps"] / ceiling, 4) if ceiling else None
+    return {
+        "server_version": server_version,
+        "rows": facts["rows"],
+        "seed_seconds": round(seed_seconds, 1),
+        "cases": results,
+        "explain": explained,
+    }
+
+
+def explain_cases(service: Service, cases: list[Case]) -> dict:
+    data_dir = service.data_dir
+    cases_file = data_dir / f"cases-{service.backend}.json"
+    out_file = data_dir / f"explain-{service.backend}.json"
+    payload = [{"name": case.name, "url_path": case.url_path} for case in cases if case.explain]
+    cases_file.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    result = subprocess.run(
+        [service.python, str(BENCH_DIR / "explain.py"), str(cases_file), USERNAME, str(out_file)],
+        cwd=service.app_dir,
+        env=service.env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"explain.py failed:\n{result.stdout}\n{result.stderr}")
+    return json.loads(out_file.read_text(encoding="utf-8"))
+
+
+def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None:
+    script = args.app_dir / "bench" / "export_bench.py"
+    if args.no_export or not script.exists():
+        return None
+    out_file = args.data_dir / "export_bench.json"
+    out_file.unlink(missing_ok=True)
+    command = [sys.executable, str(script), "--json", str(out_file)]
+    if args.quick:
+        command.append("--quick")
+    log(f"export benchmark: {' '.join(command[1:])}")
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+    }
+    env["DJANGO_MEDIA_ROOT"] = str(args.data_dir / "media-export")
+    result = subprocess.run(command, cwd=args.app_dir, env=env, capture_output=True, text=True)
+    print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", flush=True)
+    figures = json.loads(out_file.read_text(encoding="utf-8")) if out_file.exists() else None
+    return {
+        "command": " ".join(command[1:]),
+        "returncode": result.returncode,
+        "figures": figures,
+        "stdout": result.stdout[-8000:],
+    }
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    wrk = ensure_wrk()
+    info = commit_info(args.app_dir)
+    started = dt.datetime.now().astimezone()
+    report: dict = {
+        **info,
+        "date": started.isoformat(timespec="seconds"),
+        "app_dir": str(args.app_dir),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split("\n")[0],
+        },
+        "settings": {
+            "rows": args.rows,
+            "seed": SEED,
+            "days": SEED_DAYS,
+            "duration_s": args.duration,
+            "connections": args.connections,
+            "wrk_threads": args.threads,
+            "samples": args.samples,
+            "login_rate": LOGIN_RATE,
+            "quick": args.quick,
+        },
+        "backends": {},
+    }
+    log(f"measuring {info['commit']}{' (dirty)' if info['dirty'] else ''} in {args.app_dir}")
+    for backend in [name.strip() for name in args.backends.split(",") if name.strip()]:
+        report["backends"][backend] = run_backend(args, backend, wrk)
+    if "postgres" in report["backends"]:
+        report["export"] = run_export_bench(args, args.pg_url)
+    report["elapsed_s"] = round((dt.datetime.now().astimezone() - started).total_seconds())
+    from report import write_reports
+
+    paths = write_reports(report, readme_section=args.readme_section)
+    for path in paths:
+        log(f"wrote {path}")
+    failed = [
+        f"{backend}/{case['name']}: {case['label_check']}"
+        for backend, outcome in report["backends"].items()
+        for case in outcome["cases"]
+        if case.get("label_check", "ok") != "ok"
+    ]
+    for line in failed:
+        log(f"label check {line}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
