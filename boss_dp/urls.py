@@ -1,9 +1,14 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+
+from contacts.downloads import export_download
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("contacts.api.urls")),
+    # Every name under media/exports/ reaches the view, which answers 404 in the envelope for
+    # anything but an export's name ("..", "a/b", NUL): nothing else under media/ is served.
+    re_path(r"^media/exports/(?P<filename>[\s\S]*)\Z", export_download, name="contact-export-download"),
 ]
 
 handler400 = "contacts.api.envelope.bad_request"

@@ -1,19 +1,33 @@
 from django.db import DatabaseError, connection
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from contacts.filters import ContactFilterSet
+from contacts.exports import ExportFailed, ExportTooLarge, contact_export_create, export_link_sign
+from contacts.filters import DEFAULT_ORDERING, ContactFilterSet
 from contacts.models import Contact
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, envelope
 from .pagination import ContactPagination
+from .permissions import CanExportContacts
 from .serializers import ContactSerializer
 from .throttles import LoginAddressThrottle, LoginUsernameThrottle
+
+
+class ExportRefused(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "export_too_large"
+
+
+class ExportServerError(exceptions.APIException):
+    default_detail = "导出失败,请稍后重试"
+    default_code = "export_failed"
 
 
 class LoginView(TokenObtainPairView):
@@ -38,6 +52,40 @@ class ContactViewSet(
     pagination_class = ContactPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_regex = r"[0-9]+"
+
+    @action(detail=False, methods=["get"], url_path="export", permission_classes=[CanExportContacts])
+    def export(self, request: Request) -> Response:
+        """Export every contact the list would answer for the same filters, in its order, unpaged.
+
+        Answers `download_url` (signed, expiring after EXPORT_LINK_TTL_SECONDS), `filename`,
+        `total_records` and `generated_at`; 400 when more than EXPORT_MAX_ROWS rows match.
+        """
+        queryset = self.filter_queryset(self.get_queryset())
+        params = request.query_params
+        filters = {
+            name: params[name] for name in ContactFilterSet.base_filters if name != "ordering" and params.get(name)
+        }
+        try:
+            export = contact_export_create(
+                queryset=queryset,
+                user=request.user,
+                filters=filters,
+                ordering=params.get("ordering") or DEFAULT_ORDERING,
+            )
+        except ExportTooLarge as exc:
+            raise ExportRefused(
+                f"符合条件的记录有 {exc.rows} 条,超过单次导出上限 {exc.limit} 条,请缩小日期范围后重试"
+            ) from None
+        except ExportFailed:
+            raise ExportServerError() from None
+        return Response(
+            {
+                "download_url": request.build_absolute_uri(export_link_sign(filename=export.filename)),
+                "filename": export.filename,
+                "total_records": export.row_count,
+                "generated_at": timezone.localtime(export.created_at).strftime("%Y-%m-%d %H:%M:%S"),
+            }
+        )
 
 
 class HealthView(APIView):
