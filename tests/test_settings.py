@@ -1,0 +1,212 @@
+"""Configuration from the environment: the deploy check, the secret key rule, each variable of the table, CORS."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+LONG_SECRET = "k3y-" + "a1B2c3D4e5F6g7H8i9J0" * 3
+TABLE = [
+    "DATABASE_URL",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_DEBUG",
+    "DJANGO_ALLOWED_HOSTS",
+    "DJANGO_MEDIA_ROOT",
+    "DJANGO_TIME_ZONE",
+    "CORS_ALLOWED_ORIGINS",
+    "JWT_ACCESS_MINUTES",
+    "JWT_REFRESH_DAYS",
+    "DJANGO_HTTPS",
+    "REDIS_URL",
+]
+PRINT_SETTINGS = """
+import json
+import django
+django.setup()
+from django.conf import settings as s
+db = s.DATABASES["default"]
+print(json.dumps({
+    "database": [db["ENGINE"], db["NAME"], db.get("HOST", ""), str(db.get("PORT", "")), db.get("USER", "")],
+    "debug": s.DEBUG,
+    "allowed_hosts": s.ALLOWED_HOSTS,
+    "media_root": str(s.MEDIA_ROOT),
+    "time_zone": s.TIME_ZONE,
+    "cors": s.CORS_ALLOWED_ORIGINS,
+    "jwt": [s.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(), s.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].days],
+    "cache": [s.CACHES["default"]["BACKEND"], s.CACHES["default"]["LOCATION"]],
+    "https": [s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS,
+              s.SECURE_PROXY_SSL_HEADER],
+}))
+"""
+
+pytestmark = pytest.mark.slow
+
+
+def clean_env(**values: str) -> dict[str, str]:
+    """This process's environment without any variable of the table (or pytest's), plus `values`."""
+    env = {key: value for key, value in os.environ.items() if key not in TABLE and not key.startswith("PYTEST")}
+    env["DJANGO_SETTINGS_MODULE"] = "boss_dp.settings"
+    env.update(values)
+    return env
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def settings_with(**values: str) -> dict:
+    result = run([sys.executable, "-c", PRINT_SETTINGS], clean_env(**values))
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+# --- the deploy check and the secret key -------------------------------------------------------------
+
+
+def test_the_deploy_check_passes_with_debug_off_behind_https():
+    """`check --deploy --fail-level WARNING` is clean with DJANGO_DEBUG=0, DJANGO_HTTPS=1 and a long key."""
+    env = clean_env(DJANGO_DEBUG="0", DJANGO_HTTPS="1", DJANGO_SECRET_KEY=LONG_SECRET)
+    result = run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_the_deploy_check_fails_without_https():
+    """The check is real: without DJANGO_HTTPS the missing HSTS and redirect are reported."""
+    env = clean_env(DJANGO_DEBUG="0", DJANGO_SECRET_KEY=LONG_SECRET)
+    result = run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+    assert result.returncode != 0
+    assert "security.W004" in result.stderr
+    assert "security.W008" in result.stderr
+
+
+def test_debug_off_without_a_secret_key_stops_at_start_with_a_clear_message(tmp_path):
+    """No DJANGO_SECRET_KEY and no .env beside the settings: the process refuses to start.
+
+    The settings file is run from a copy so that a developer's .env (which `make run` writes)
+    cannot supply the key.
+    """
+    (tmp_path / "boss_dp").mkdir()
+    (tmp_path / "boss_dp" / "__init__.py").write_text("")
+    shutil.copy(REPO / "boss_dp" / "settings.py", tmp_path / "boss_dp" / "settings.py")
+    env = clean_env(DJANGO_DEBUG="0", PYTHONPATH=str(tmp_path))
+    result = run([sys.executable, "-c", "import boss_dp.settings"], env, cwd=tmp_path)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off." in result.stderr
+
+
+def test_an_empty_secret_key_stops_manage_py_too():
+    """`DJANGO_SECRET_KEY=` (set but empty) is no key, whatever .env holds."""
+    result = run([sys.executable, "manage.py", "check"], clean_env(DJANGO_DEBUG="0", DJANGO_SECRET_KEY=""))
+    assert result.returncode != 0
+    assert "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off." in result.stderr
+
+
+def test_debug_on_runs_without_a_secret_key():
+    """Development needs no key: DJANGO_DEBUG=1 starts with an insecure development one."""
+    assert settings_with(DJANGO_DEBUG="1", DJANGO_SECRET_KEY="")["debug"] is True
+
+
+# --- the configuration table -------------------------------------------------------------------------
+
+
+def test_every_variable_has_its_documented_default():
+    """With only a secret key set: SQLite in the project, local hosts, Shanghai, no CORS, 60 min / 7 days."""
+    assert settings_with(DJANGO_SECRET_KEY=LONG_SECRET) == {
+        "database": ["django.db.backends.sqlite3", str(REPO / "db.sqlite3"), "", "", ""],
+        "debug": False,
+        "allowed_hosts": ["localhost", "127.0.0.1"],
+        "media_root": str(REPO / "media"),
+        "time_zone": "Asia/Shanghai",
+        "cors": [],
+        "jwt": [3600.0, 7],
+        "cache": ["django.core.cache.backends.db.DatabaseCache", "boss_dp_cache"],
+        "https": [False, False, False, 0, None],
+    }
+
+
+def test_every_variable_of_the_table_is_honoured(tmp_path):
+    """Each variable of the issue's table changes the setting it names."""
+    assert settings_with(
+        DJANGO_SECRET_KEY=LONG_SECRET,
+        DATABASE_URL="postgres://boss:pw@db.example.com:5433/contacts_db",
+        DJANGO_DEBUG="1",
+        DJANGO_ALLOWED_HOSTS="api.example.com, .example.org",
+        DJANGO_MEDIA_ROOT=str(tmp_path / "files"),
+        DJANGO_TIME_ZONE="Europe/Berlin",
+        CORS_ALLOWED_ORIGINS="https://app.example.com,https://ops.example.com",
+        JWT_ACCESS_MINUTES="15",
+        JWT_REFRESH_DAYS="2",
+        DJANGO_HTTPS="1",
+        REDIS_URL="redis://127.0.0.1:6379/7",
+    ) == {
+        "database": ["django.db.backends.postgresql", "contacts_db", "db.example.com", "5433", "boss"],
+        "debug": True,
+        "allowed_hosts": ["api.example.com", ".example.org"],
+        "media_root": str(tmp_path / "files"),
+        "time_zone": "Europe/Berlin",
+        "cors": ["https://app.example.com", "https://ops.example.com"],
+        "jwt": [900.0, 2],
+        "cache": ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/7"],
+        "https": [True, True, True, 31536000, ["HTTP_X_FORWARDED_PROTO", "https"]],
+    }
+
+
+def test_a_sqlite_database_url_is_honoured(tmp_path):
+    """DATABASE_URL may name another SQLite file."""
+    database = settings_with(DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite3'}")
+    assert database["database"][:2] == ["django.db.backends.sqlite3", str(tmp_path / "other.sqlite3")]
+
+
+# --- CORS ----------------------------------------------------------------------------------------------
+
+
+def preflight(client, origin: str):
+    return client.options(
+        "/api/contacts",
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization",
+    )
+
+
+@pytest.mark.django_db
+def test_a_preflight_from_an_allowed_origin_is_allowed_with_the_authorization_header(client, settings):
+    """The browser frontend's origin may call the API with a Bearer token."""
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    response = preflight(client, "https://app.example.com")
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "https://app.example.com"
+    assert "authorization" in response["Access-Control-Allow-Headers"]
+    assert "GET" in response["Access-Control-Allow-Methods"]
+
+
+@pytest.mark.django_db
+def test_a_preflight_from_another_origin_gets_no_cors_headers(client, settings):
+    """Any other origin is not granted access."""
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    response = preflight(client, "https://evil.example.net")
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+def test_an_allowed_origin_reads_the_answer_of_a_real_request(api, settings):
+    """The actual GET carries the header too, so the browser hands the JSON to the page."""
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    response = api.get("/api/contacts", HTTP_ORIGIN="https://app.example.com")
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == "https://app.example.com"
+
+
+@pytest.mark.django_db
+def test_cors_headers_are_limited_to_the_api(client, settings):
+    """The admin is not opened to other origins."""
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example.com"]
+    response = client.get("/admin/", HTTP_ORIGIN="https://app.example.com")
+    assert response.status_code == 302
+    assert "Access-Control-Allow-Origin" not in response
