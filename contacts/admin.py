@@ -1,8 +1,11 @@
-from django.contrib import admin
+from django.conf import settings
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html
 
-from .filters import ContactFilterSet
+from .exports import ExportFailed, ExportTooLarge, contact_export_create, export_link_sign
+from .filters import DEFAULT_ORDERING, ContactFilterSet
 from .models import Contact, ContactExport
 
 
@@ -26,12 +29,49 @@ class ContactAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     # The "N total" link beside a filtered count costs a full-table COUNT on every page.
     show_full_result_count = False
+    actions = ["export_selected"]
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """Search as the API does, through the shared FilterSet."""
         if not search_term.strip():
             return queryset, False
         return ContactFilterSet().filter_search(queryset, "search", search_term), False
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("contacts.export_contact")
+
+    @admin.action(description="导出所选联系记录为 Excel", permissions=["export"])
+    def export_selected(self, request: HttpRequest, queryset: QuerySet) -> None:
+        """The API's workbook of the selected contacts, in the list's default order, offered as a link."""
+        try:
+            export = contact_export_create(
+                queryset=ContactFilterSet(data={}, queryset=queryset).qs,
+                user=request.user,
+                filters={"selection": "后台勾选的记录"},
+                ordering=DEFAULT_ORDERING,
+                source=ContactExport.Source.ADMIN,
+            )
+        except ExportTooLarge as exc:
+            self.message_user(
+                request, f"所选 {exc.rows} 条超过单次导出上限 {exc.limit} 条,请减少所选记录", messages.ERROR
+            )
+            return
+        except ExportFailed:
+            self.message_user(request, "导出失败,请稍后重试", messages.ERROR)
+            return
+        ttl = settings.EXPORT_LINK_TTL_SECONDS
+        self.message_user(
+            request,
+            format_html(
+                '已导出 {} 条记录:<a href="{}" download="{}">下载 {}</a>(链接 {}内有效)',
+                export.row_count,
+                export_link_sign(filename=export.filename),
+                export.filename,
+                export.filename,
+                f"{ttl // 60} 分钟" if ttl >= 60 else f"{ttl} 秒",
+            ),
+            messages.SUCCESS,
+        )
 
 
 @admin.register(ContactExport)
