@@ -2,6 +2,7 @@
 
 import datetime as dt
 import uuid
+from importlib.metadata import version
 
 import jwt
 import pytest
@@ -169,6 +170,12 @@ def test_refresh_without_the_field_is_400_naming_it(anon, db):
         "msg": "refresh: 该字段是必填项。",
         "data": {"refresh": ["该字段是必填项。"]},
     }
+
+
+def test_pyjwt_is_at_least_2_14():
+    """The issue requires PyJWT 2.14 or newer (older releases mishandle some malformed tokens)."""
+    major, minor = (int(part) for part in version("PyJWT").split(".")[:2])
+    assert (major, minor) >= (2, 14)
 
 
 # --- login throttling ------------------------------------------------------------------------------

@@ -33,11 +33,30 @@ def test_an_unknown_api_path_is_a_404_envelope_not_an_html_page(api, settings, d
     assert response.json() == NOT_FOUND
 
 
+@pytest.mark.parametrize("debug", [False, True], ids=["debug-off", "debug-on"])
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_bare_api_prefix_is_a_404_envelope_not_a_slash_redirect(api, settings, debug, method):
+    """`/api` is answered like any unknown API path, not redirected (nor, for a POST, failed) by APPEND_SLASH."""
+    settings.DEBUG = debug
+    response = getattr(api, method)("/api")
+    assert response.status_code == 404
+    assert_json(response)
+    assert response.json() == NOT_FOUND
+
+
 def test_an_unknown_api_path_is_a_404_envelope_for_any_method(api):
     """A POST to nowhere is answered like a GET to nowhere."""
     response = api.post("/api/nope", {"a": 1}, format="json")
     assert response.status_code == 404
     assert response.json() == NOT_FOUND
+
+
+def test_a_disallowed_host_is_a_400_envelope(api):
+    """A request for a host name the service does not serve is refused in JSON, not Django's page."""
+    response = api.get("/api/contacts", HTTP_HOST="evil.example.com")
+    assert response.status_code == 400
+    assert_json(response)
+    assert response.json() == {"code": 400, "msg": "请求无效", "data": None}
 
 
 def test_a_missing_contact_is_a_404_envelope(api):

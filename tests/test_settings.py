@@ -23,6 +23,7 @@ TABLE = [
     "JWT_REFRESH_DAYS",
     "DJANGO_HTTPS",
     "REDIS_URL",
+    "TRUSTED_PROXY_COUNT",
 ]
 PRINT_SETTINGS = """
 import json
@@ -39,6 +40,7 @@ print(json.dumps({
     "cors": s.CORS_ALLOWED_ORIGINS,
     "jwt": [s.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds(), s.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].days],
     "cache": [s.CACHES["default"]["BACKEND"], s.CACHES["default"]["LOCATION"]],
+    "proxies": s.REST_FRAMEWORK["NUM_PROXIES"],
     "https": [s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS,
               s.SECURE_PROXY_SSL_HEADER],
 }))
@@ -126,12 +128,13 @@ def test_every_variable_has_its_documented_default():
         "cors": [],
         "jwt": [3600.0, 7],
         "cache": ["django.core.cache.backends.db.DatabaseCache", "boss_dp_cache"],
+        "proxies": 0,
         "https": [False, False, False, 0, None],
     }
 
 
 def test_every_variable_of_the_table_is_honoured(tmp_path):
-    """Each variable of the issue's table changes the setting it names."""
+    """Each variable of the issue's table (and TRUSTED_PROXY_COUNT) changes the setting it names."""
     assert settings_with(
         DJANGO_SECRET_KEY=LONG_SECRET,
         DATABASE_URL="postgres://boss:pw@db.example.com:5433/contacts_db",
@@ -144,6 +147,7 @@ def test_every_variable_of_the_table_is_honoured(tmp_path):
         JWT_REFRESH_DAYS="2",
         DJANGO_HTTPS="1",
         REDIS_URL="redis://127.0.0.1:6379/7",
+        TRUSTED_PROXY_COUNT="1",
     ) == {
         "database": ["django.db.backends.postgresql", "contacts_db", "db.example.com", "5433", "boss"],
         "debug": True,
@@ -153,6 +157,7 @@ def test_every_variable_of_the_table_is_honoured(tmp_path):
         "cors": ["https://app.example.com", "https://ops.example.com"],
         "jwt": [900.0, 2],
         "cache": ["django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/7"],
+        "proxies": 1,
         "https": [True, True, True, 31536000, ["HTTP_X_FORWARDED_PROTO", "https"]],
     }
 
