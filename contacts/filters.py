@@ -1,6 +1,7 @@
 """The contact filters, declared once: the list API, the export and the admin all use them."""
 
 import datetime as dt
+import re
 import unicodedata
 
 import django_filters
@@ -16,6 +17,9 @@ SEARCH_MAX_LENGTH = 100
 # Dates outside these years would overflow a datetime once shifted between time zones.
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(9998, 12, 31)
+# int() and strptime() also read other scripts' digits ("٣" is 3): parameters take ASCII digits only.
+ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
+ASCII_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 DEFAULT_ORDERING = "-created_at"
 # Ties are always broken by -id and empty contact times always sort last, so that paging
@@ -71,6 +75,11 @@ class DayField(forms.DateField):
     def __init__(self, **kwargs):
         super().__init__(input_formats=["%Y-%m-%d"], **kwargs)
 
+    def to_python(self, value: str | None) -> dt.date | None:
+        if value not in self.empty_values and not ASCII_DAY.fullmatch(str(value).strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
     def validate(self, value: dt.date | None) -> None:
         super().validate(value)
         if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
@@ -81,8 +90,15 @@ class DayFilter(django_filters.Filter):
     field_class = DayField
 
 
+class IntegerParamField(forms.IntegerField):
+    def to_python(self, value: str | None) -> int | None:
+        if value not in self.empty_values and not ASCII_INTEGER.fullmatch(str(value).strip()):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return super().to_python(value)
+
+
 class IntegerFilter(django_filters.Filter):
-    field_class = forms.IntegerField
+    field_class = IntegerParamField
 
 
 class ContactFilterForm(forms.Form):
