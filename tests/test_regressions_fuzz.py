@@ -42,3 +42,22 @@ def test_account_id_past_a_32_bit_integer_is_refused_on_every_database(admin_api
     accepted = getattr(admin_api, method)(path, {"name": "张三", "account_id": LARGEST_ACCOUNT_ID}, format="json")
     assert accepted.status_code in (200, 201)
     assert accepted.json()["data"]["account_id"] == LARGEST_ACCOUNT_ID
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "account_id=%F0%91%83%B7",  # U+110F7 SORA SOMPENG DIGIT SEVEN, read by int() as 7
+        "account_id=%D9%A3",  # ARABIC-INDIC DIGIT THREE
+        "start_date=%D9%A2%D9%A0%D9%A2%D9%A4-01-01",  # 2024 in Arabic-Indic digits, read by strptime
+        "end_date=2024-1-5",
+    ],
+)
+def test_integer_and_date_parameters_take_ascii_digits_only(api, query):
+    """Unicode digits passed as account 7 or year 2024, though the schema promises an integer and YYYY-MM-DD."""
+    Contact.objects.create(name="张三", account_id=7)
+    Contact.objects.create(name="李四", account_id=3)
+    response = api.get(f"/api/contacts?{query}")
+    assert response.status_code == 400
+    name = query.partition("=")[0]
+    assert list(response.json()["data"]) == [name]
