@@ -118,6 +118,17 @@ def test_login_with_a_body_that_is_not_json_is_400(anon, db):
     assert body["msg"].startswith("JSON parse error")
 
 
+@pytest.mark.parametrize("field", ["username", "password"])
+def test_login_with_a_nul_in_a_field_is_400(anon, reader, field):
+    """A NUL byte never reaches the user table (PostgreSQL would fail on it): the field is named."""
+    payload = {"username": "reader", "password": PASSWORD, field: "rea\x00der"}
+    response = anon.post(LOGIN, payload, format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], list(body["data"])) == (400, [field])
+    assert body["msg"].startswith(f"{field}: ")
+
+
 def test_refresh_returns_a_new_access_token(anon, reader):
     """A valid refresh token buys a new, working access token in the same envelope."""
     refresh = login(anon, "reader").json()["data"]["refresh"]
@@ -159,6 +170,18 @@ def test_refresh_with_a_bad_token_is_401(anon, reader, token):
     assert (body["code"], body["data"]) == (401, None)
     assert body["msg"]
     assert response["WWW-Authenticate"] == BEARER_CHALLENGE
+
+
+def test_refresh_for_a_deactivated_user_is_401(anon, reader):
+    """A refresh token stops buying access tokens once its user is deactivated."""
+    refresh = str(RefreshToken.for_user(reader))
+    reader.is_active = False
+    reader.save()
+    response = anon.post(REFRESH, {"refresh": refresh}, format="json")
+    assert response.status_code == 401
+    body = response.json()
+    assert (body["code"], body["data"]) == (401, None)
+    assert "access" not in response.content.decode()
 
 
 def test_refresh_without_the_field_is_400_naming_it(anon, db):
@@ -337,6 +360,16 @@ def test_a_valid_token_of_a_deactivated_user_is_401(reader):
     response = client.get("/api/contacts")
     assert response.status_code == 401
     assert response.json() == {"code": 401, "msg": "该用户已禁用", "data": None}
+
+
+def test_a_valid_token_of_a_deleted_user_is_401(reader):
+    """A token outliving its user authenticates nobody."""
+    client = client_for(reader)
+    reader.delete()
+    response = client.get("/api/contacts")
+    assert response.status_code == 401
+    assert response.json() == {"code": 401, "msg": "未找到该用户", "data": None}
+    assert response["WWW-Authenticate"] == BEARER_CHALLENGE
 
 
 # --- permissions -----------------------------------------------------------------------------------
