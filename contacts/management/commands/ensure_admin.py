@@ -2,7 +2,7 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 
 class Command(BaseCommand):
@@ -13,6 +13,11 @@ class Command(BaseCommand):
         if users.filter(is_superuser=True).exists():
             self.stdout.write("An admin account exists already.")
             return
+        if users.filter(username="admin").exists():
+            raise CommandError(
+                "A user `admin` exists but is not a superuser: make it one in the database, "
+                "or create a superuser with `manage.py createsuperuser`."
+            )
         password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
         users.create_superuser(username="admin", password=password)
         if os.environ.get("DJANGO_SUPERUSER_PASSWORD"):
