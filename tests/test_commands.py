@@ -147,3 +147,13 @@ def test_ensure_admin_does_nothing_when_a_superuser_exists(monkeypatch):
     assert ensure_admin() == "An admin account exists already.\n"
     assert list(User.objects.values_list("username", flat=True)) == ["boss"]
     assert User.objects.get().check_password("kept-password-1")
+
+
+def test_ensure_admin_explains_a_plain_user_named_admin_instead_of_crashing(monkeypatch):
+    """A non-superuser already called `admin` is neither promoted silently nor hit with a unique-key crash."""
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    User.objects.create_user(username="admin", password="kept-password-1")
+    with pytest.raises(CommandError, match="A user `admin` exists but is not a superuser"):
+        ensure_admin()
+    admin = User.objects.get()
+    assert (admin.is_superuser, admin.check_password("kept-password-1")) == (False, True)
