@@ -28,6 +28,9 @@ class LoginUsernameThrottle(SimpleRateThrottle):
 
     def get_cache_key(self, request: Request, view: APIView) -> str | None:
         username = request.data.get("username") if hasattr(request.data, "get") else None
+        # The login serializer takes a JSON number as its text (13800138000 logs in "13800138000").
+        if isinstance(username, int | float) and not isinstance(username, bool):
+            username = str(username)
         if not isinstance(username, str) or not username.strip():
             return None
         # Hashed so that the cache holds no user names.
