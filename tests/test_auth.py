@@ -221,6 +221,17 @@ def test_logins_for_one_username_are_throttled_past_ten_a_minute(anon, reader):
     assert login(anon, "someone-else", REMOTE_ADDR="10.2.1.3").status_code == 401
 
 
+def test_a_numeric_username_in_json_counts_as_that_username(anon, db):
+    """`{"username": 13800138000}` logs in as user "13800138000", so it must be throttled as that user."""
+    make_user("13800138000")
+    for n in range(10):
+        response = anon.post(
+            LOGIN, {"username": 13800138000, "password": "wrong"}, format="json", REMOTE_ADDR=f"10.7.0.{n + 1}"
+        )
+        assert response.status_code == 401
+    assert_throttled(login(anon, "13800138000", REMOTE_ADDR="10.7.1.1"))
+
+
 def test_refreshes_count_against_the_address_limit(anon, reader):
     """Token refreshes are throttled per address too: a stolen refresh token cannot be hammered."""
     refresh = str(RefreshToken.for_user(reader))
