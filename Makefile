@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint clean bench
+.PHONY: run test lint clean bench soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,10 @@ lint: $(VENV)/.installed-test
 # The benchmark of issue 4 (bench/README.md): a million contacts on SQLite and PostgreSQL, driven by wrk.
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# Issue 4's load and fault tests alone (make test runs them too); e.g. SOAK_SECONDS=600 make soak.
+soak: $(VENV)/.installed-test
+	$(VENV)/bin/pytest -m load
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -358,8 +358,9 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
         if status != 200:
             raise RuntimeError(f"login failed: {status} {body[:200]!r}")
         token = json.loads(body)["data"]["access"]
-        for _ in range(50):  # every worker imports, connects and warms its caches before measuring
+        for _ in range(50):  # every worker imports, connects to the database and warms up before measuring
             request(service.port, "GET", "/bench/hello")
+            request(service.port, "GET", "/api/health")
         for case in cases:
             outcome = {"name": case.name, "label": case.label, "path": case.url_path}
             outcome |= check_case(args, service.port, case, token, login_body, facts["rows"])

@@ -1,22 +1,31 @@
-"""Faults under the served service: the database going away and coming back."""
+"""Faults under the served service: a worker killed in the middle of an export, the database going away."""
 
 from __future__ import annotations
 
 import contextlib
+import http.client
+import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from served import Reply, call, free_port, login, prepare_database, served, service_env
+from served import Reply, call, free_port, login, manage, prepare_database, served, service_env, suite_database
 
 pytestmark = [pytest.mark.slow, pytest.mark.load]
 
+FINAL_NAME = re.compile(r"contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.xlsx")
+SCRATCH_NAME = re.compile(r"\.(contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.xlsx)\.[0-9a-z_]{8}\.tmp")
+# Enough rows that an export takes seconds, so that it can be caught in the middle.
+EXPORT_ROWS = 60_000
 DATABASE_UNAVAILABLE = {"code": 503, "msg": "数据库暂时不可用,请稍后重试", "data": {"database": "unavailable"}}
 
 
@@ -133,3 +142,80 @@ def test_database_outage_answers_envelopes_and_the_service_recovers_by_itself(tm
                 assert reply.status == 200
                 assert reply.json()["data"]["total"] == 50
             assert server.worker_pids() == workers
+
+
+def worker_writing_in(folder: Path, workers: set[int]) -> int | None:
+    """The worker that holds a file of `folder` open, if any."""
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if Path(os.readlink(fd)).parent == folder:
+                        return pid
+    return None
+
+
+def export_record(env: dict[str, str], filename: str) -> dict:
+    code = (
+        "import json\nfrom contacts.models import ContactExport\n"
+        f"e = ContactExport.objects.get(filename={filename!r})\n"
+        "print(json.dumps({'status': e.status, 'purged': e.purged_at is not None}))"
+    )
+    return json.loads(manage(env, "shell", "-c", code).strip().splitlines()[-1])
+
+
+def test_worker_killed_mid_export_leaves_no_final_file_and_purge_cleans_up(tmp_path):
+    """SIGKILL during an export: no file under a final name, service goes on, purge removes the scratch."""
+    with suite_database(tmp_path, "kill") as url:
+        env = service_env(url, tmp_path)
+        prepare_database(env, contacts=EXPORT_ROWS)
+        exports = tmp_path / "media" / "exports"
+        with served({**env, "WEB_CONCURRENCY": "2"}, tmp_path / "logs") as server:
+            token = login(server.port)
+            workers = server.wait_for_workers(2)
+            outcome: list[object] = []
+
+            def export() -> None:
+                try:
+                    outcome.append(call(server.port, "GET", "/api/contacts/export", token=token, timeout=300))
+                except (OSError, http.client.HTTPException) as error:
+                    outcome.append(error)
+
+            exporting = threading.Thread(target=export)
+            exporting.start()
+            deadline = time.monotonic() + 60
+            victim = None
+            while victim is None and not outcome:
+                assert time.monotonic() < deadline, "no export started writing within 60 s"
+                time.sleep(0.02)
+                victim = worker_writing_in(exports, workers) if exports.is_dir() else None
+            assert victim is not None, f"the export ended before it could be killed: {outcome}"
+            os.kill(victim, signal.SIGKILL)
+            exporting.join(timeout=60)
+
+            assert len(outcome) == 1
+            assert isinstance(outcome[0], (OSError, http.client.HTTPException)), outcome
+            time.sleep(1)
+            left = sorted(path.name for path in exports.iterdir())
+            assert left, "the killed export left no scratch file: it was not caught in the middle"
+            assert all(SCRATCH_NAME.fullmatch(name) for name in left), left
+            interrupted = SCRATCH_NAME.fullmatch(left[0]).group(1)
+
+            replacement = server.wait_for_workers(2, other_than={victim})
+            assert victim not in replacement
+            for _ in range(10):
+                assert call(server.port, "GET", "/api/contacts?page=3", token=token).status == 200
+            reply = call(server.port, "GET", "/api/contacts/export?worker_id=worker-001", token=token, timeout=300)
+            assert reply.status == 200, reply.body
+            finished = reply.json()["data"]["filename"]
+            assert (exports / finished).is_file()
+
+        assert export_record(env, interrupted) == {"status": "running", "purged": False}
+        a_day_ago = time.time() - 2 * 86400
+        for name in left:
+            os.utime(exports / name, (a_day_ago, a_day_ago))
+        report = manage(env, "purge_exports")
+        for name in left:
+            assert name in report
+        assert sorted(path.name for path in exports.iterdir()) == [finished]
+        assert export_record(env, interrupted) == {"status": "failed", "purged": True}
