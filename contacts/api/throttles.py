@@ -36,3 +36,17 @@ class LoginUsernameThrottle(SimpleRateThrottle):
         # Hashed so that the cache holds no user names.
         digest = hashlib.sha256(username.strip().lower().encode()).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": digest}
+
+
+class FirstRefusalThrottling:
+    """A view mixin: stop at the first throttle that refuses, as DRF asks every throttle in turn.
+
+    Otherwise a refused attempt would still be recorded by the throttles after the one that refused
+    it, and a single address could fill the shared cache with new user names until the cache's
+    culling evicts its own count.
+    """
+
+    def check_throttles(self, request: Request) -> None:
+        for throttle in self.get_throttles():
+            if not throttle.allow_request(request, self):
+                self.throttled(request, throttle.wait())

@@ -17,7 +17,7 @@ from .envelope import DATABASE_UNAVAILABLE_MSG, envelope
 from .pagination import ContactPagination
 from .permissions import CanExportContacts
 from .serializers import ContactSerializer
-from .throttles import LoginAddressThrottle, LoginUsernameThrottle
+from .throttles import FirstRefusalThrottling, LoginAddressThrottle, LoginUsernameThrottle
 
 
 class ExportRefused(exceptions.APIException):
@@ -30,7 +30,7 @@ class ExportServerError(exceptions.APIException):
     default_code = "export_failed"
 
 
-class LoginView(TokenObtainPairView):
+class LoginView(FirstRefusalThrottling, TokenObtainPairView):
     throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
 
 
