@@ -232,6 +232,25 @@ def test_a_numeric_username_in_json_counts_as_that_username(anon, db):
     assert_throttled(login(anon, "13800138000", REMOTE_ADDR="10.7.1.1"))
 
 
+def test_refused_attempts_under_new_names_do_not_push_the_address_count_out_of_the_cache(anon, reader):
+    """Hundreds of throttled attempts, each under a new user name, leave the address throttled."""
+    for n in range(10):
+        assert login(anon, f"guess-{n}", REMOTE_ADDR="10.8.0.1").status_code == 401
+    for n in range(400):
+        assert login(anon, f"flood-{n}", REMOTE_ADDR="10.8.0.1").status_code == 429
+    assert_throttled(login(anon, "reader", REMOTE_ADDR="10.8.0.1"))
+
+
+def test_many_clients_at_once_do_not_push_one_address_count_out_of_the_cache(anon, reader):
+    """The counts of 60 other clients (360 cache entries) do not evict the count of the first one."""
+    for n in range(10):
+        assert login(anon, f"guess-{n}", REMOTE_ADDR="10.9.0.1").status_code == 401
+    for client in range(60):
+        for n in range(5):
+            login(anon, f"user-{client}-{n}", REMOTE_ADDR=f"10.9.1.{client + 1}")
+    assert_throttled(login(anon, "reader", REMOTE_ADDR="10.9.0.1"))
+
+
 def test_refreshes_count_against_the_address_limit(anon, reader):
     """Token refreshes are throttled per address too: a stolen refresh token cannot be hammered."""
     refresh = str(RefreshToken.for_user(reader))
@@ -289,7 +308,7 @@ def test_login_throttle_counts_live_in_redis_when_it_is_configured(anon, reader,
         assert_throttled(login(anon, "reader", REMOTE_ADDR="10.6.0.1"))
         keys = {key.decode() for key in server.scan_iter(match=f"{prefix}:*")}
         assert f"{prefix}:1:throttle_login_address_10.6.0.1" in keys
-        assert len([key for key in keys if key.startswith(f"{prefix}:1:throttle_login_username_")]) == 11
+        assert len([key for key in keys if key.startswith(f"{prefix}:1:throttle_login_username_")]) == 10
     finally:
         for key in server.scan_iter(match=f"{prefix}:*"):
             server.delete(key)
