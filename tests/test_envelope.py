@@ -117,7 +117,7 @@ def test_the_format_parameter_is_ignored(api, fmt):
 def test_an_unexpected_exception_is_a_500_envelope_with_the_traceback_only_in_the_log(
     api, monkeypatch, caplog, settings, debug
 ):
-    """The client learns only that the server failed; the log gets the traceback, without the error text."""
+    """The client learns only that the server failed; the traceback, with the frame that failed, goes to the log."""
     settings.DEBUG = debug
 
     def explode(self):
