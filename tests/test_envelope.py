@@ -102,6 +102,22 @@ def test_asking_only_for_html_is_a_406_envelope(api):
     assert response.json() == {"code": 406, "msg": "无法满足Accept HTTP头的请求。", "data": None}
 
 
+def test_an_unsupported_body_type_is_a_415_envelope(admin_api):
+    """A body the API cannot parse by its type is refused in JSON, naming the type."""
+    response = admin_api.post("/api/contacts", "name=x", content_type="text/plain")
+    assert response.status_code == 415
+    assert response.json() == {"code": 415, "msg": "不支持请求中的媒体类型 “text/plain”。", "data": None}
+
+
+def test_a_body_that_is_not_an_object_is_a_400_envelope(admin_api):
+    """A JSON list where a contact object belongs is a 400, not a 500."""
+    response = admin_api.post("/api/contacts", [1, 2], format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], list(body["data"])) == (400, ["non_field_errors"])
+    assert body["msg"] == body["data"]["non_field_errors"][0]
+
+
 @pytest.mark.parametrize("fmt", ["api", "json", "html", "xml"])
 def test_the_format_parameter_is_ignored(api, fmt):
     """`?format=` selects nothing: no browsable API, the JSON envelope as usual."""
