@@ -1,6 +1,7 @@
 """Turn one benchmark run into bench/results/<date>_<commit>.json and .md, and README sections.
 
-`python bench/report.py RESULT.json [--readme-section NAME]` re-renders a stored result.
+`python bench/report.py RESULT.json [--readme-section NAME]` re-renders a stored result;
+`python bench/report.py AFTER.json --compare-with BEFORE.json` fills the README's before/after table.
 """
 
 from __future__ import annotations
@@ -23,7 +24,9 @@ def _num(value: float | None, digits: int = 1) -> str:
 
 
 def _pct(ratio: float | None) -> str:
-    return "-" if ratio is None else f"{ratio:.1%}"
+    if ratio is None:
+        return "-"
+    return f"{ratio:.2%}" if ratio < 0.01 else f"{ratio:.1%}"
 
 
 def cases_table(report: dict) -> str:
@@ -77,9 +80,11 @@ def export_section(report: dict) -> str:
     export = report.get("export")
     if not export:
         return ""
-    figures = export.get("figures")
-    body = json.dumps(figures, ensure_ascii=False, indent=1) if figures else export.get("stdout", "")
-    return f"\n\nExport benchmark (`{export['command']}`, exit {export['returncode']}):\n\n```\n{body.strip()}\n```"
+    table = export.get("stdout", "").strip()
+    if export["returncode"] != 0 or not table:
+        figures = json.dumps(export.get("figures"), ensure_ascii=False, indent=1)
+        table = f"```\n{table or figures}\n```"
+    return f"\n\nExport benchmark (`{export['command']}`, exit {export['returncode']}), in the same run:\n\n{table}"
 
 
 def markdown(report: dict) -> str:
@@ -137,11 +142,50 @@ def write_reports(report: dict, *, readme_section: str) -> list[Path]:
     return paths
 
 
+def compare_markdown(before: dict, after: dict) -> str:
+    """Before and after side by side: single-request p50 and the share of the ceiling under load."""
+    lines = [
+        f"Before: `{before['commit']}` ({before['date'][:10]}); after: `{after['commit']}` ({after['date'][:10]}); "
+        f"{after['settings']['rows']:,} contacts, same harness. Under load: requests/s as a share of the ceiling "
+        "measured in the same run; single: p50 of sequential requests.",
+        "",
+    ]
+    backends = [backend for backend in after["backends"] if backend in before["backends"]]
+    header = ["case"]
+    for backend in backends:
+        title = BACKEND_TITLES.get(backend, backend)
+        header += [f"{title} single ms before → after", f"{title} % of ceiling before → after"]
+    lines += ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    for case in after["backends"][backends[0]]["cases"]:
+        row = [case["label"]]
+        for backend in backends:
+            old = next((c for c in before["backends"][backend]["cases"] if c["name"] == case["name"]), None)
+            new = next((c for c in after["backends"][backend]["cases"] if c["name"] == case["name"]), None)
+            if old is None or new is None:
+                row += ["-", "-"]
+                continue
+            row += [
+                f"{_num(old['single_p50_ms'])} → {_num(new['single_p50_ms'])}",
+                f"{_pct(old['ratio'])} → {_pct(new['ratio'])}",
+            ]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("result", type=Path)
     parser.add_argument("--readme-section", default="latest")
+    parser.add_argument("--compare-with", type=Path, help="a 'before' result: fill the README's compare section")
     options = parser.parse_args()
+    if options.compare_with:
+        before = json.loads(options.compare_with.read_text(encoding="utf-8"))
+        after = json.loads(options.result.read_text(encoding="utf-8"))
+        README.write_text(
+            replace_section(README.read_text(encoding="utf-8"), "compare", compare_markdown(before, after))
+        )
+        print(README)
+        raise SystemExit(0)
     for written in write_reports(
         json.loads(options.result.read_text(encoding="utf-8")), readme_section=options.readme_section
     ):

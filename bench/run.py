@@ -410,9 +410,9 @@ def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None
         return None
     out_file = args.data_dir / "export_bench.json"
     out_file.unlink(missing_ok=True)
-    command = [sys.executable, str(script), "--json", str(out_file)]
+    command = [sys.executable, str(script), "--database-url", database_url, "--json", str(out_file)]
     if args.quick:
-        command.append("--quick")
+        command += ["--rows", "2000", "10000"]
     log(f"export benchmark: {' '.join(command[1:])}")
     env = {
         **os.environ,
