@@ -43,6 +43,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework_simplejwt",
     "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "contacts",
 ]
 
@@ -145,6 +147,23 @@ REST_FRAMEWORK = {
         "login_username": env.str("LOGIN_RATE_PER_USERNAME", default="10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DEFAULT_SCHEMA_CLASS": "contacts.api.schema.EnvelopeAutoSchema",
+}
+
+# The OpenAPI schema at /api/schema and Swagger UI at /api/docs, served from local files.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "boss_dp contacts API",
+    "VERSION": "1.0.0",
+    "OAS_VERSION": "3.1.0",
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "contacts.api.schema.postprocess_envelope_components",
+    ],
 }
 
 SIMPLE_JWT = {

@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from . import views
 from .envelope import api_not_found
+from .schema_views import DocsView, SchemaView
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -20,6 +21,8 @@ urlpatterns = [
     re_path(r"^auth/token/?$", views.LoginView.as_view(), name="token"),
     re_path(r"^auth/token/refresh/?$", views.RefreshView.as_view(), name="token-refresh"),
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
+    re_path(r"^schema/?$", SchemaView.as_view(), name="api-schema"),
+    re_path(r"^docs/?$", DocsView.as_view(url_name="api-schema"), name="api-docs"),
     *router.urls,
     re_path(r"", api_not_found),
 ]

@@ -1,0 +1,422 @@
+"""The API's OpenAPI 3.1 description, true to the wire (served by schema_views).
+
+drf-spectacular reads the serializers, the FilterSet and the authentication; this module adds
+what it cannot see: the {code, msg, data} envelope around every answer, the errors each
+operation can give, the paging parameters, the exact formats the filters accept and the
+date-time format the API writes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from django import forms
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiViewExtension
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework_simplejwt.views import TokenViewBase
+
+from contacts.exports import FILENAME_RE, XLSX_CONTENT_TYPE
+from contacts.filters import EARLIEST_DATE, LATEST_DATE, BooleanParamField, DayField, TextParamField
+
+from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
+from .pagination import ContactPagination
+
+API_DESCRIPTION = f"""联系记录服务的接口。
+
+- 登录:`POST /api/auth/token` 取得 `access` 与 `refresh`;除 health、auth、schema 与导出文件下载外都要带
+  `Authorization: Bearer <access>`。`access` 过期后用 `POST /api/auth/token/refresh` 换新的。
+- 每个回答(成功或失败)都是 JSON `{{"code", "msg", "data"}}`,HTTP 状态码等于 `code`;成功时 `msg` 为
+  `{SUCCESS}`。400 的 `msg` 指出参数与问题,`data` 按字段列出错误。不支持的方法一律 405。
+- 查询参数的值为空(如 `start_date=`)与不传相同;未知参数被忽略。
+- 时间按服务所在时区输出,格式 `YYYY-MM-DDTHH:MM:SS`(无时区、无小数)。
+- 导出接口返回的 `download_url` 自带签名、限时有效,可直接 `window.open` 或用 `<a>` 下载,不需要登录头。
+"""
+
+# Date-times are written in the service's time zone without an offset, as the original document shows.
+LOCAL_DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
+# What TextParamField refuses: control characters (C0, DEL, C1) other than tab, line feed and carriage return.
+NO_CONTROL_CHARACTERS_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
+# Years EARLIEST_DATE.year (1900) to LATEST_DATE.year (9998), the range DayField accepts.
+DAY_PATTERN = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}$"
+
+# The errors of the API: HTTP status -> (component name, description).
+ERRORS: dict[int, tuple[str, str]] = {
+    400: ("BadRequest", "请求参数错误:`msg` 指出参数与问题,`data` 按字段列出错误(请求体无法解析时为 null)。"),
+    401: ("Unauthorized", "未登录,或 token 缺失、无效、过期;登录接口则是用户名或密码错误。"),
+    403: ("Forbidden", "已登录但没有所需权限。"),
+    404: ("NotFound", "记录或接口不存在。"),
+    405: ("MethodNotAllowed", "接口不支持该请求方法。"),
+    406: ("NotAcceptable", "`Accept` 要求的格式无法提供(接口只返回 JSON)。"),
+    415: ("UnsupportedMediaType", "请求体格式不受支持(可用 JSON、表单或 multipart)。"),
+    429: ("TooManyRequests", "登录尝试过于频繁;`Retry-After` 给出需等待的秒数。"),
+    500: ("ServerError", "服务器内部错误(详情只写入服务端日志)。"),
+    503: ("ServiceUnavailable", "数据库暂时不可用,请稍后重试。"),
+}
+
+OPERATIONS = {
+    "auth_token_create": ("登录", "用户名和密码换取 `access`(放进 `Authorization: Bearer …`)与 `refresh`。不需登录。"),
+    "auth_token_refresh_create": ("刷新 access", "用 `refresh` 换一个新的 `access`。不需登录。"),
+    "contacts_list": ("查询联系记录列表", "需要 `contacts.view_contact` 权限。未知参数被忽略。"),
+    "contacts_create": ("新增联系记录", "Worker 上报新联系人。需要 `contacts.add_contact` 权限。"),
+    "contacts_retrieve": ("查看一条联系记录", "需要 `contacts.view_contact` 权限。"),
+    "contacts_partial_update": ("修改联系记录", "只改请求里给出的字段。需要 `contacts.change_contact` 权限。"),
+    "contacts_export_retrieve": (
+        "导出联系记录为 Excel",
+        "筛选参数与列表相同(`page`、`page_size` 被忽略),不分页;返回限时有效的下载链接。"
+        "需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
+    ),
+    "health_retrieve": ("健康检查", "数据库可用时 200,否则 503。不需登录。"),
+    "schema_retrieve": ("OpenAPI 文档", "默认 JSON;`Accept: application/yaml` 时为 YAML。不需登录。"),
+}
+
+PARAMETER_DESCRIPTIONS = {
+    "page": "页码,从 1 开始;超过最后一页时 `results` 为空,`total` 仍为总数;超过 18 位的数按 10^18 计。",
+    "page_size": "每页数量,默认 10;大于 100 时按 100 计,`data.page_size` 给出实际用的数量。",
+    "search": "关键词:按空白拆分,每个词都须(不区分大小写)出现在姓名、岗位或联系方式中。",
+    "reply_status": "回复状态。",
+    "wechat_exchanged": "是否交换微信:`true`/`false`(也接受 `1`/`0`,不区分大小写)。",
+    "start_date": f"开始日期(含),按服务时区的当天 00:00:00 起算 `created_at`;{EARLIEST_DATE} 至 {LATEST_DATE}。",
+    "end_date": f"结束日期(含),到服务时区的当天 23:59:59.999999 为止,不早于 start_date;"
+    f"{EARLIEST_DATE} 至 {LATEST_DATE}。",
+    "worker_id": "Worker 标识,精确匹配。",
+    "account_id": "招聘平台账号 ID,精确匹配。",
+    "ordering": "排序,默认 `-created_at`;同值再按 `-id`,`contacted_at` 为空的总排在最后。",
+}
+
+
+def _null() -> dict[str, Any]:
+    return {"type": "null"}
+
+
+def envelope_schema(data: dict[str, Any], *, code: int | None = None, success: bool = True) -> dict[str, Any]:
+    """The {code, msg, data} object around `data`, with `code` fixed when the status is known."""
+    code_schema: dict[str, Any] = {"type": "integer", "description": "等于 HTTP 状态码"}
+    if code is not None:
+        code_schema["enum"] = [code]
+    msg_schema: dict[str, Any] = {"type": "string"}
+    if success:
+        msg_schema["enum"] = [SUCCESS]
+    return {
+        "type": "object",
+        "properties": {"code": code_schema, "msg": msg_schema, "data": data},
+        "required": ["code", "msg", "data"],
+        "additionalProperties": False,
+    }
+
+
+def _field_errors_schema() -> dict[str, Any]:
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "description": "参数或字段名 → 错误说明列表;与单个字段无关的错误在 `non_field_errors`。",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+            _null(),
+        ]
+    }
+
+
+def error_response(code: int) -> dict[str, Any]:
+    """The response object of one error status, as `components.responses` holds it."""
+    _, description = ERRORS[code]
+    data = _field_errors_schema() if code == 400 else _null()
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": envelope_schema(data, code=code, success=False)}},
+    }
+    if code == 401:
+        response["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}, "description": "认证方式"}}
+    if code == 429:
+        response["headers"] = {"Retry-After": {"schema": {"type": "integer"}, "description": "需等待的秒数"}}
+    return response
+
+
+def _error_ref(code: int) -> dict[str, str]:
+    return {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
+
+
+class DocumentedContactPagination(ContactPagination):
+    """ContactPagination with the two methods through which drf-spectacular reads a paginator."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "total": {"type": "integer", "minimum": 0, "description": "符合条件的记录总数"},
+                "page": {"type": "integer", "minimum": 1},
+                "page_size": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+                "results": schema,
+            },
+            "required": ["total", "page", "page_size", "results"],
+            "additionalProperties": False,
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "allowEmptyValue": True,
+                "description": PARAMETER_DESCRIPTIONS[name],
+                "schema": {"type": "integer", "minimum": 1, "default": default},
+            }
+            for name, default in (("page", 1), ("page_size", self.default_page_size))
+        ]
+
+
+def filter_parameter_schema(field: forms.Field) -> dict[str, Any] | None:
+    """The schema of one FilterSet parameter, read from the form field that validates it."""
+    if isinstance(field, forms.ChoiceField):
+        return {"type": "string", "enum": [str(value) for value, _ in field.choices if value != ""]}
+    if isinstance(field, TextParamField):
+        schema: dict[str, Any] = {"type": "string", "pattern": NO_CONTROL_CHARACTERS_PATTERN}
+        if field.max_length is not None:
+            schema["maxLength"] = field.max_length
+        return schema
+    if isinstance(field, BooleanParamField):
+        return {"type": "boolean"}
+    if isinstance(field, DayField):
+        return {"type": "string", "format": "date", "pattern": DAY_PATTERN}
+    if isinstance(field, forms.IntegerField):
+        schema = {"type": "integer"}
+        if field.min_value is not None:
+            schema["minimum"] = field.min_value
+        if field.max_value is not None:
+            schema["maximum"] = field.max_value
+        return schema
+    return None
+
+
+class ContactFilterExtension(DjangoFilterExtension):
+    """The FilterSet's parameters, typed from the form fields that validate them rather than guessed."""
+
+    priority = 1
+
+    def resolve_filter_field(
+        self, auto_schema: AutoSchema, model: Any, filterset_class: Any, field_name: str, filter_field: Any
+    ) -> list[dict[str, Any]]:
+        schema = filter_parameter_schema(filter_field.field)
+        if schema is None:
+            return super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
+        parameter = {"in": "query", "name": field_name, "required": False, "allowEmptyValue": True, "schema": schema}
+        if field_name in PARAMETER_DESCRIPTIONS:
+            parameter["description"] = PARAMETER_DESCRIPTIONS[field_name]
+        return [parameter]
+
+
+class LocalDateTimeFieldExtension(OpenApiSerializerFieldExtension):
+    """Date-times go out without an offset (so not RFC 3339) and come in as ISO 8601."""
+
+    target_class = "rest_framework.fields.DateTimeField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema: AutoSchema, direction: str) -> dict[str, Any]:
+        if direction == "response":
+            return {
+                "type": "string",
+                "pattern": LOCAL_DATETIME_PATTERN,
+                "description": "服务时区的本地时间 YYYY-MM-DDTHH:MM:SS",
+                "examples": ["2024-03-01T10:30:00"],
+            }
+        schema = build_basic_type(OpenApiTypes.DATETIME)
+        schema["description"] = f"ISO 8601;不带时区时按服务时区理解;{EARLIEST_DATE} 至 {LATEST_DATE} 之间"
+        return schema
+
+
+EXPORT_RESULT = {
+    "type": "object",
+    "properties": {
+        "download_url": {
+            "type": "string",
+            "format": "uri",
+            "description": "带签名的完整下载地址(`/media/exports/<filename>?signature=…`),限时有效,打开时不需登录头",
+        },
+        "filename": {"type": "string", "pattern": f"^{FILENAME_RE.pattern}$"},
+        "total_records": {"type": "integer", "minimum": 0, "description": "写入的记录数"},
+        "generated_at": {
+            "type": "string",
+            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
+            "description": "服务时区的生成时间 YYYY-MM-DD HH:MM:SS",
+        },
+    },
+    "required": ["download_url", "filename", "total_records", "generated_at"],
+    "additionalProperties": False,
+}
+
+
+def download_path_item() -> dict[str, Any]:
+    """The signed download link of an export: a plain Django view, so drf-spectacular cannot see it."""
+    return {
+        "get": {
+            "operationId": "exports_download",
+            "summary": "下载导出的 Excel",
+            "description": "打开导出接口返回的 `download_url`(`window.open` 或 `<a>`),不需登录头;签名即访问凭据。",
+            "tags": ["contacts"],
+            "security": [],
+            "parameters": [
+                {
+                    "in": "path",
+                    "name": "filename",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": f"^{FILENAME_RE.pattern}$"},
+                },
+                {
+                    "in": "query",
+                    "name": "signature",
+                    "required": True,
+                    "description": "download_url 中的签名;缺少、被改动或过期时 403",
+                    "schema": {"type": "string"},
+                },
+            ],
+            "responses": {
+                "200": {
+                    "description": "Excel 文件(附件)",
+                    "headers": {
+                        "Content-Disposition": {
+                            "schema": {"type": "string"},
+                            "description": 'attachment; filename="<filename>"',
+                        }
+                    },
+                    "content": {XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "403": {
+                    "description": "缺少签名、签名无效或链接已过期(`msg` 说明是哪一种)。",
+                    "content": {"application/json": {"schema": envelope_schema(_null(), code=403, success=False)}},
+                },
+                "404": {
+                    "description": "不是导出文件名,或文件不存在、已被清理。",
+                    "content": {"application/json": {"schema": envelope_schema(_null(), code=404, success=False)}},
+                },
+            },
+        }
+    }
+
+
+class ContactViewSetExtension(OpenApiViewExtension):
+    """The export action's answer, which its view builds by hand rather than through a serializer."""
+
+    target_class = "contacts.api.views.ContactViewSet"
+
+    def view_replacement(self) -> type:
+        @extend_schema_view(export=extend_schema(responses=OpenApiResponse(EXPORT_RESULT, description="导出完成")))
+        class DocumentedContactViewSet(self.target_class):
+            pass
+
+        return DocumentedContactViewSet
+
+
+def _database_state(state: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {"database": {"type": "string", "enum": [state]}},
+        "required": ["database"],
+        "additionalProperties": False,
+    }
+
+
+class HealthViewExtension(OpenApiViewExtension):
+    target_class = "contacts.api.views.HealthView"
+
+    def view_replacement(self) -> type:
+        class DocumentedHealthView(self.target_class):
+            @extend_schema(
+                responses={
+                    200: OpenApiResponse(_database_state("ok"), description="数据库可用"),
+                    503: OpenApiResponse(_database_state("unavailable"), description=DATABASE_UNAVAILABLE_MSG),
+                },
+            )
+            def get(self, request: Request) -> Response:
+                return super().get(request)
+
+        return DocumentedHealthView
+
+
+class EnvelopeAutoSchema(AutoSchema):
+    """drf-spectacular's AutoSchema, with every answer in the envelope and each operation's errors."""
+
+    def get_auth(self) -> list[dict[str, Any]]:
+        auths = super().get_auth()
+        # drf-spectacular marks public operations with an optional `{}` requirement; they need none.
+        return [] if {} in auths else auths
+
+    def get_filter_backends(self) -> list[Any]:
+        # The export filters exactly as the list does, though it answers one object, not a page.
+        if self.method == "GET" and getattr(self.view, "detail", None) is False:
+            return getattr(self.view, "filter_backends", [])
+        return super().get_filter_backends()
+
+    def _get_paginator(self) -> Any:
+        paginator = super()._get_paginator()
+        if isinstance(paginator, ContactPagination) and not isinstance(paginator, DocumentedContactPagination):
+            return DocumentedContactPagination()
+        return paginator
+
+    def get_operation(
+        self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
+    ) -> dict[str, Any] | None:
+        operation = super().get_operation(path, path_regex, path_prefix, method, registry)
+        if operation is None:
+            return None
+        operation["security"] = operation.get("security", [])
+        if operation["operationId"] in OPERATIONS:
+            operation["summary"], operation["description"] = OPERATIONS[operation["operationId"]]
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path" and parameter["schema"].get("pattern") == "^[0-9]+$":
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        responses = operation["responses"]
+        # The OpenAPI document itself is the one answer that is not wrapped.
+        wrapped = {} if getattr(self.view, "serves_openapi_document", False) else responses
+        for status_code, response in wrapped.items():
+            response["description"] = response.get("description") or "成功"
+            for media in response.get("content", {}).values():
+                code = int(status_code)
+                media["schema"] = envelope_schema(media["schema"], code=code, success=code < 400)
+        for code in sorted(self.error_codes(operation)):
+            responses.setdefault(str(code), _error_ref(code))
+        return operation
+
+    def error_codes(self, operation: dict[str, Any]) -> set[int]:
+        """The error statuses this operation can answer with, besides any it declares itself."""
+        codes = {406, 500}
+        if not getattr(self.view, "serves_openapi_document", False):
+            codes.add(503)
+        if operation.get("parameters") or operation.get("requestBody"):
+            codes.add(400)
+        if operation.get("requestBody"):
+            codes.add(415)
+        if operation["security"]:
+            codes |= {401, 403}
+        if isinstance(self.view, TokenViewBase):
+            codes.add(401)
+        if any(parameter["in"] == "path" for parameter in operation.get("parameters", [])):
+            codes.add(404)
+        if self.view.get_throttles():
+            codes.add(429)
+        return codes
+
+
+def postprocess_envelope_components(
+    result: dict[str, Any], generator: Any, request: Any, public: bool
+) -> dict[str, Any]:
+    """Paths as the original document writes them (no trailing slash), and the shared error responses."""
+    result["info"]["description"] = API_DESCRIPTION
+    result["paths"] = {(path.rstrip("/") or "/"): copy.deepcopy(item) for path, item in result["paths"].items()}
+    result["paths"]["/media/exports/{filename}"] = download_path_item()
+    components = result.setdefault("components", {})
+    components["responses"] = {name: error_response(code) for code, (name, _) in ERRORS.items()}
+    for name, schema in components.get("schemas", {}).items():
+        # Response bodies always carry every field; request bodies are the `…Request` components.
+        if name.endswith("Request") or schema.get("type") != "object" or "properties" not in schema:
+            continue
+        schema["required"] = list(schema["properties"])
+        schema["additionalProperties"] = False
+    return result
