@@ -231,7 +231,7 @@ class _Scratch:
         self.paths: list[str] = []
 
     def new(self) -> tuple[int, str]:
-        fd, path = _mkstemp(self.directory, self.prefix)
+        fd, path = tempfile.mkstemp(suffix=".tmp", prefix=self.prefix, dir=self.directory)
         self.paths.append(path)
         return fd, path
 
@@ -246,10 +246,6 @@ class _Scratch:
                 os.remove(path)
             with suppress(ValueError):
                 ALL_TEMP_FILES.remove(path)
-
-
-def _mkstemp(directory: Path, prefix: str) -> tuple[int, str]:
-    return tempfile.mkstemp(suffix=".tmp", prefix=prefix, dir=directory)
 
 
 def _styled_cell(sheet: WriteOnlyWorksheet, column: int, *, data_type: str = "s", **style: Any) -> Cell:
