@@ -6,14 +6,16 @@ every exception a DRF view raises. Django's own error views cover what never rea
 """
 
 import logging
+import traceback
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -23,6 +25,7 @@ logger = logging.getLogger("contacts.api")
 SUCCESS = "success"
 SERVER_ERROR_MSG = "服务器内部错误"
 DATABASE_UNAVAILABLE_MSG = "数据库暂时不可用,请稍后重试"
+CACHE_UNAVAILABLE_MSG = "服务暂时不可用,请稍后重试"
 
 
 def envelope(data: Any = None, *, code: int = status.HTTP_200_OK, msg: str = SUCCESS) -> dict[str, Any]:
@@ -58,11 +61,17 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
     if isinstance(exc, (OperationalError, InterfaceError)):
         logger.error("database unavailable: %s", type(exc).__name__)
         return ServiceUnavailable()
-    if isinstance(exc, DatabaseError):
-        logger.error("database error: %s", type(exc).__name__, exc_info=exc)
-    else:
-        logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
+    if isinstance(exc, RedisConnectionError):
+        logger.error("cache unavailable: %s", type(exc).__name__)
+        return ServiceUnavailable(CACHE_UNAVAILABLE_MSG)
+    logger.error("unhandled %s\n%s", type(exc).__name__, _traceback_without_values(exc))
     return exceptions.APIException(SERVER_ERROR_MSG)
+
+
+def _traceback_without_values(exc: BaseException) -> str:
+    """Where it failed, frame by frame, without the exception's message: a database error's
+    message quotes the row's values, which are personal data."""
+    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
 
 
 def _first_message(errors: Any) -> str:
