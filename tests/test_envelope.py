@@ -7,6 +7,7 @@ from conftest import make_contact
 from django.db import DatabaseError, OperationalError
 from django.db.backends.utils import CursorWrapper
 
+from boss_dp.log import ValuelessTracebackFormatter
 from contacts.api.views import ContactViewSet
 
 pytestmark = pytest.mark.django_db
@@ -147,10 +148,12 @@ def test_an_unexpected_exception_is_a_500_envelope_with_the_traceback_only_in_th
     assert response.json() == SERVER_FAILED
     assert b"Traceback" not in response.content
     assert b"secret detail" not in response.content
-    assert "unhandled RuntimeError" in caplog.text
-    assert 'raise RuntimeError("secret detail 13800138000")' in caplog.text  # the failing line of code
-    assert "secret detail 13800138000\n" not in caplog.text and not caplog.text.rstrip().endswith("13800138000")
-    assert all(record.exc_info is None for record in caplog.records)
+    [record] = [record for record in caplog.records if record.exc_info]
+    logged = ValuelessTracebackFormatter().format(record)
+    assert "unhandled RuntimeError" in logged
+    assert 'raise RuntimeError("secret detail 13800138000")' in logged  # the failing line of code
+    assert "builtins.RuntimeError (message withheld)" in logged
+    assert "secret detail 13800138000\n" not in logged and not logged.endswith("13800138000")
 
 
 def test_a_database_error_is_a_500_envelope(api, monkeypatch, caplog):
@@ -168,8 +171,17 @@ def test_a_database_error_is_a_500_envelope(api, monkeypatch, caplog):
     monkeypatch.undo()
     assert response.status_code == 500
     assert response.json() == SERVER_FAILED
-    assert "unhandled DatabaseError" in caplog.text
-    assert "13800138000" not in caplog.text
+    [record] = [record for record in caplog.records if record.exc_info]
+    logged = ValuelessTracebackFormatter().format(record)
+    assert "unhandled DatabaseError" in logged
+    assert "django.db.utils.DatabaseError (message withheld)" in logged
+    assert "13800138000" not in logged
+
+
+def test_the_console_log_uses_the_formatter_that_withholds_messages(settings):
+    """Every log line the service writes goes through the formatter that keeps messages out."""
+    assert settings.LOGGING["formatters"]["plain"]["()"] == "boss_dp.log.ValuelessTracebackFormatter"
+    assert {handler["formatter"] for handler in settings.LOGGING["handlers"].values()} == {"plain"}
 
 
 def test_an_unreachable_database_is_a_503_envelope(api, monkeypatch):

@@ -6,7 +6,6 @@ every exception a DRF view raises. Django's own error views cover what never rea
 """
 
 import logging
-import traceback
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -64,14 +63,9 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
     if isinstance(exc, RedisConnectionError):
         logger.error("cache unavailable: %s", type(exc).__name__)
         return ServiceUnavailable(CACHE_UNAVAILABLE_MSG)
-    logger.error("unhandled %s\n%s", type(exc).__name__, _traceback_without_values(exc))
+    # The configured formatter leaves the exception's message out (it may quote personal data).
+    logger.error("unhandled %s", type(exc).__name__, exc_info=exc)
     return exceptions.APIException(SERVER_ERROR_MSG)
-
-
-def _traceback_without_values(exc: BaseException) -> str:
-    """Where it failed, frame by frame, without the exception's message: a database error's
-    message quotes the row's values, which are personal data."""
-    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
 
 
 def _first_message(errors: Any) -> str:
