@@ -118,7 +118,7 @@ def test_the_schema_is_yaml_when_asked_for(anon, document):
     assert yaml.safe_load(response.content) == document
 
 
-def test_the_schema_generates_without_warnings(settings):
+def test_the_schema_generates_without_warnings():
     """drf-spectacular's warnings are deploy-check warnings: `check --deploy --fail-level WARNING` stays green."""
     assert schema_check(None) == []
 
