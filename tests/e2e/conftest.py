@@ -6,7 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from e2e_support import (
+from playwright.sync_api import Browser, Page, sync_playwright
+from served import manage, prepare_database, served, service_env, suite_database
+
+from e2e.e2e_support import (
     ADMIN_PASSWORD,
     BROWSER_TIMEOUT_MS,
     CHROMIUM,
@@ -17,8 +20,6 @@ from e2e_support import (
     Service,
     static_origin,
 )
-from playwright.sync_api import Browser, Page, sync_playwright
-from served import manage, prepare_database, served, service_env, suite_database
 
 
 @pytest.fixture(scope="session")

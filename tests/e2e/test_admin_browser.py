@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from e2e_support import ADMIN_PASSWORD, Service, screenshot, workbook_names
 from playwright.sync_api import Page, expect
+
+from e2e.e2e_support import ADMIN_PASSWORD, Service, screenshot, workbook_names
 
 pytestmark = pytest.mark.slow
 

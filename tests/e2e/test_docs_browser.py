@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from e2e_support import Service, screenshot
 from playwright.sync_api import Page, Route, expect
+
+from e2e.e2e_support import Service, screenshot
 
 pytestmark = pytest.mark.slow
 

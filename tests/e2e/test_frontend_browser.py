@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from e2e_support import FRONTEND_PASSWORD, FRONTEND_USER, Service, screenshot, workbook_names
 from playwright.sync_api import Page, expect
 
 from contacts.exports import FILENAME_RE
+from e2e.e2e_support import FRONTEND_PASSWORD, FRONTEND_USER, Service, screenshot, workbook_names
 
 pytestmark = pytest.mark.slow
 
