@@ -1,6 +1,7 @@
 """Regressions for what fuzzing the published schema found, one test each."""
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -61,3 +62,12 @@ def test_integer_and_date_parameters_take_ascii_digits_only(api, query):
     assert response.status_code == 400
     name = query.partition("=")[0]
     assert list(response.json()["data"]) == [name]
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "QUERY"])
+def test_a_write_to_a_download_link_answers_405_not_a_csrf_page(method):
+    """A browser-like client (CSRF checks on) got Django's HTML 'CSRF verification failed' 403 instead of 405."""
+    client = Client(enforce_csrf_checks=True)
+    response = client.generic(method, "/media/exports/contacts_export_20240101_000000_0123abcd.xlsx?signature=x")
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
