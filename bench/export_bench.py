@@ -164,11 +164,14 @@ def _ensure_postgres_database(database_url: str) -> None:
             connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def contacts_count(env: dict[str, str]) -> int:
+    code = "from contacts.models import Contact; print(Contact.objects.count())"
+    return int(_manage(env, "shell", "-c", code).split()[-1])
+
+
 def seed_exactly(env: dict[str, str], rows: int) -> None:
     """Leave exactly `rows` contacts in the database, adding to what is there when it is fewer."""
-    count = int(
-        _manage(env, "shell", "-c", "from contacts.models import Contact; print(Contact.objects.count())").split()[-1]
-    )
+    count = contacts_count(env)
     if count > rows:
         _manage(env, "shell", "-c", "from contacts.models import Contact; Contact.objects.all()._raw_delete('default')")
         count = 0
@@ -246,8 +249,11 @@ def main() -> None:
     _ensure_postgres_database(args.database_url)
     _manage(env, "migrate", "--noinput", "-v", "0")
     results = []
+    # A database that already holds one of the counts (bench/run.py's million) is measured first,
+    # before seeding changes it.
+    present = contacts_count(env)
     try:
-        for rows in sorted(args.rows):
+        for rows in sorted(args.rows, key=lambda count: (count != present, count)):
             print(f"{rows:,} rows:", file=sys.stderr)
             seed_exactly(env, rows)
             for variant in args.variants:
