@@ -6,7 +6,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from served import REPO, call, login, prepare_database, served, service_env, suite_database
@@ -38,6 +38,17 @@ def server(database):
         yield gunicorn
 
 
+def wait_for_log_lines(log: Path, marker: str) -> list[str]:
+    """The log's lines holding `marker`, once there is one (gunicorn writes after answering)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        lines = [line for line in log.read_text().splitlines() if marker in line]
+        if lines:
+            return lines
+        time.sleep(0.1)
+    return []
+
+
 def test_worker_count_follows_the_cpu_count(server):
     """Without WEB_CONCURRENCY, gunicorn runs two sync workers per CPU plus one."""
     assert len(server.wait_for_workers(2 * cpus() + 1)) == 2 * cpus() + 1
@@ -49,16 +60,29 @@ def test_access_log_has_the_path_but_no_query_values(server):
     path = f"/api/contacts?search={quote(PRIVATE_TERM)}&worker_id=worker-001&page=1"
     assert call(server.port, "GET", path, token=token).status == 200
 
-    deadline = time.monotonic() + 10
-    lines: list[str] = []
-    while time.monotonic() < deadline and not lines:
-        lines = [line for line in server.access_log.read_text().splitlines() if "GET /api/contacts " in line]
-        time.sleep(0.1)
-    assert len(lines) == 1, server.access_log.read_text()
+    lines = wait_for_log_lines(server.access_log, "GET /api/contacts ")
+    assert len(lines) == 1, lines
     line = lines[0]
     assert '"GET /api/contacts HTTP/1.1" 200 ' in line
     for leaked in (PRIVATE_TERM, quote(PRIVATE_TERM), "13812345678", "search", "worker-001", "?"):
         assert leaked not in line
+
+
+def test_access_log_has_no_download_signature(server):
+    """A signed download link is logged by its path alone: the signature would open the file."""
+    token = login(server.port)
+    export = call(server.port, "GET", "/api/contacts/export?worker_id=worker-002", token=token)
+    assert export.status == 200, export.body
+    link = urlsplit(export.json()["data"]["download_url"])
+    assert link.query
+    assert call(server.port, "GET", f"{link.path}?{link.query}").status == 200
+
+    lines = wait_for_log_lines(server.access_log, f"GET {link.path} ")
+    assert len(lines) == 1
+    assert f'"GET {link.path} HTTP/1.1" 200 ' in lines[0]
+    for value in parse_qs(link.query).values():
+        assert value[0] not in lines[0]
+    assert "?" not in lines[0]
 
 
 def test_timeouts_let_the_largest_export_finish(monkeypatch):
