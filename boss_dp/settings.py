@@ -105,6 +105,8 @@ else:
         }
     }
 
+AUTHENTICATION_BACKENDS = ["contacts.backends.OneQueryModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

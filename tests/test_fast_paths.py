@@ -1,0 +1,85 @@
+"""Hand-written fast paths answer exactly what the generic code they replace answers."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group, Permission, User
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from rest_framework import serializers
+
+from contacts.api.serializers import ContactSerializer
+from contacts.backends import OneQueryModelBackend
+from contacts.models import Contact
+
+pytestmark = pytest.mark.django_db
+
+
+def permission(codename: str) -> Permission:
+    return Permission.objects.get(codename=codename)
+
+
+@pytest.fixture
+def users():
+    editors = Group.objects.create(name="editors")
+    editors.permissions.add(permission("change_contact"), permission("view_contact"))
+    own_only = User.objects.create_user("own")
+    own_only.user_permissions.add(permission("view_contact"))
+    grouped = User.objects.create_user("grouped")
+    grouped.groups.add(editors)
+    both = User.objects.create_user("both")
+    both.groups.add(editors)
+    both.user_permissions.add(permission("export_contact"), permission("view_contact"))
+    inactive = User.objects.create_user("inactive", is_active=False)
+    inactive.user_permissions.add(permission("view_contact"))
+    nothing = User.objects.create_user("nothing")
+    boss = User.objects.create_superuser("boss")
+    return [own_only, grouped, both, inactive, nothing, boss]
+
+
+def test_permissions_equal_djangos_in_one_query(users):
+    """User, group, mixed, inactive, empty and superuser permission sets match ModelBackend's."""
+    for user in users:
+        expected = ModelBackend().get_all_permissions(User.objects.get(pk=user.pk))
+        fresh = User.objects.get(pk=user.pk)
+        with CaptureQueriesContext(connection) as queries:
+            assert OneQueryModelBackend().get_all_permissions(fresh) == expected, user.username
+        assert len(queries) == (0 if not user.is_active else 1)
+
+
+def test_permissions_are_read_once_per_user_object(users):
+    """A request's many permission checks cost one query."""
+    user = User.objects.get(username="both")
+    backend = OneQueryModelBackend()
+    with CaptureQueriesContext(connection) as queries:
+        assert backend.has_perm(user, "contacts.export_contact")
+        assert backend.has_perm(user, "contacts.change_contact")
+        assert not backend.has_perm(user, "contacts.add_contact")
+    assert len(queries) == 1
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York", "UTC"])
+def test_contact_representation_equals_the_generic_field_walk(settings, zone):
+    """Every field, empty contact times and microseconds included, as DRF's fields render them."""
+    settings.TIME_ZONE = zone
+    moment = timezone.make_aware(dt.datetime(2024, 3, 1, 23, 59, 59, 999_999))
+    contacts = [
+        Contact.objects.create(name="张三", account_id=1, contacted_at=None, created_at=moment),
+        Contact.objects.create(
+            name="李四",
+            position="产品经理",
+            contact="wechat:lisi",
+            reply_status="已回复",
+            wechat_exchanged=True,
+            account_id=2_147_483_647,
+            worker_id="worker-001",
+            notes="备注\n第二行",
+            contacted_at=moment + dt.timedelta(hours=5),
+            created_at=moment - dt.timedelta(days=400),
+        ),
+    ]
+    for contact in [*contacts, Contact.objects.get(pk=contacts[1].pk)]:
+        serializer = ContactSerializer(contact)
+        assert serializer.data == serializers.ModelSerializer.to_representation(serializer, contact)
