@@ -4,13 +4,14 @@ import datetime as dt
 import errno
 import re
 import threading
+import time
 import zipfile
 from pathlib import Path
 
 import pytest
 from conftest import client_for, make_user
 from django.contrib.auth.models import User
-from django.db import DatabaseError, connection
+from django.db import DatabaseError
 from django.utils import timezone
 from export_support import (
     assert_no_formula_element,
@@ -21,6 +22,7 @@ from export_support import (
     workbook,
 )
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
+from served import call, login, manage, prepare_database, served, service_env, suite_database
 
 from contacts import exports
 from contacts.models import Contact, ContactExport, ReplyStatus
@@ -408,36 +410,37 @@ def test_two_exports_in_the_same_second_get_two_files(export_api, contacts, monk
     assert folder_names() == sorted([first, second])
 
 
-@pytest.mark.django_db(transaction=True)
-def test_concurrent_exports_each_write_their_own_complete_file(exporter, monkeypatch):
-    """Two exports streaming at the same time both finish, each with every row, in two files."""
-    for index in range(30):
-        Contact.objects.create(name=f"并发{index}", account_id=1)
-    real_rows = exports.contact_rows
-    both_streaming = threading.Barrier(2, timeout=30)
+@pytest.mark.slow
+def test_concurrent_exports_under_gunicorn_each_write_their_own_complete_file(tmp_path):
+    """Two exports sent at once to the served service run side by side and give two complete files."""
+    with suite_database(tmp_path, "export_concurrent") as url:
+        env = service_env(url, tmp_path, WEB_CONCURRENCY="3")
+        prepare_database(env, contacts=20_000)
+        with served(env, tmp_path / "logs") as server:
+            token = login(server.port)
+            start = threading.Barrier(2)
+            replies = []
 
-    def meeting_rows(queryset):
-        for number, row in enumerate(real_rows(queryset)):
-            if number == 10:
-                both_streaming.wait()
-            yield row
+            def run() -> None:
+                start.wait()
+                replies.append(call(server.port, "GET", "/api/contacts/export", token=token, timeout=300))
 
-    monkeypatch.setattr(exports, "contact_rows", meeting_rows)
-    answers = []
-
-    def run():
-        try:
-            answers.append(export(client_for(exporter)))
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    assert [response.status_code for response, _ in answers] == [200, 200]
-    names = sorted(payload["data"]["filename"] for _, payload in answers)
-    assert folder_names() == names
-    for name in names:
-        assert len(data_rows(workbook(exports_folder() / name)["联系记录"])) == 30
+            threads = [threading.Thread(target=run) for _ in range(2)]
+            began = time.monotonic()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(300)
+            both_took = time.monotonic() - began
+        assert [reply.status for reply in replies] == [200, 200], [reply.body for reply in replies]
+        names = sorted(reply.json()["data"]["filename"] for reply in replies)
+        folder = tmp_path / "media" / "exports"
+        assert sorted(path.name for path in folder.iterdir()) == names
+        for name in names:
+            assert len(data_rows(workbook(folder / name)["联系记录"])) == 20_000
+        code = (
+            "from contacts.models import ContactExport\n"
+            "print(sum(ContactExport.objects.values_list('duration_ms', flat=True)))"
+        )
+        one_after_the_other = int(manage(env, "shell", "-c", code).strip().splitlines()[-1]) / 1000
+        assert both_took < one_after_the_other, "the two exports did not run side by side"
