@@ -16,8 +16,13 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 
+def _str(name: str, default: str) -> str:
+    """The variable's text; unset or empty (`NAME=` in a shell or .env) both mean the default."""
+    return env.str(name, default="") or default
+
+
 def _csv(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env.str(name, default=default).split(",") if item.strip()]
+    return [item.strip() for item in _str(name, default).split(",") if item.strip()]
 
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -78,7 +83,7 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {"default": env.db_url_config(_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"))}
 # Reusing connections across requests doubles the throughput of short queries under load;
 # health checks drop a connection that the server has closed.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=300)
@@ -115,7 +120,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "zh-hans"
-TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="Asia/Shanghai")
+TIME_ZONE = _str("DJANGO_TIME_ZONE", "Asia/Shanghai")
 USE_I18N = True
 USE_TZ = True
 
@@ -125,7 +130,7 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-MEDIA_ROOT = Path(env.str("DJANGO_MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_ROOT = BASE_DIR / _str("DJANGO_MEDIA_ROOT", "media")  # a relative path is taken from the project root
 MEDIA_URL = "media/"
 
 CORS_ALLOWED_ORIGINS = _csv("CORS_ALLOWED_ORIGINS", "")
@@ -145,8 +150,8 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S",
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
-        "login_address": env.str("LOGIN_RATE_PER_ADDRESS", default="10/min"),
-        "login_username": env.str("LOGIN_RATE_PER_USERNAME", default="10/min"),
+        "login_address": _str("LOGIN_RATE_PER_ADDRESS", "10/min"),
+        "login_username": _str("LOGIN_RATE_PER_USERNAME", "10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "contacts.api.schema.EnvelopeAutoSchema",
@@ -187,7 +192,7 @@ LOGGING = {
         }
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["console"], "level": _str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django logs every 4xx with the request path, whose query string carries search terms
         # (names, phone numbers): the service logs its own failures instead.

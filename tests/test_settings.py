@@ -162,6 +162,22 @@ def test_every_variable_of_the_table_is_honoured(tmp_path):
     }
 
 
+def test_empty_variables_mean_their_defaults():
+    """`NAME=` (set but empty, as a blank line of .env leaves it) falls back to the default, not to nonsense."""
+    empty = dict.fromkeys(
+        ["DATABASE_URL", "DJANGO_ALLOWED_HOSTS", "DJANGO_MEDIA_ROOT", "DJANGO_TIME_ZONE", "REDIS_URL", "DJANGO_DEBUG"],
+        "",
+    )
+    assert settings_with(DJANGO_SECRET_KEY=LONG_SECRET, **empty) == settings_with(DJANGO_SECRET_KEY=LONG_SECRET)
+
+
+def test_a_relative_media_root_is_taken_from_the_project_root():
+    """DJANGO_MEDIA_ROOT=uploads means <project>/uploads, wherever the process was started."""
+    assert settings_with(DJANGO_SECRET_KEY=LONG_SECRET, DJANGO_MEDIA_ROOT="uploads")["media_root"] == str(
+        REPO / "uploads"
+    )
+
+
 def test_a_sqlite_database_url_is_honoured(tmp_path):
     """DATABASE_URL may name another SQLite file."""
     database = settings_with(DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite3'}")
