@@ -60,9 +60,9 @@ def _converted_rows() -> list[tuple]:
     """The rows as the workbook shows them: local naive times, 是/否, read before timing."""
     from django.utils import timezone
 
-    from contacts.exports import FIELDS
     from contacts.filters import ContactFilterSet
     from contacts.models import Contact
+    from contacts.workbook import FIELDS
 
     zone = timezone.get_default_timezone()
 
@@ -97,7 +97,7 @@ def run_child(variant: str, out_dir: Path) -> dict:
     else:
         from openpyxl import Workbook
 
-        from contacts.exports import HEADER
+        from contacts.workbook import HEADER
 
         data = _converted_rows()
         baseline = peak_rss_mib()

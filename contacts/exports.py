@@ -1,8 +1,8 @@
-"""Contact exports: the workbook, its safe publication, signed download links, history and purge.
+"""Contact exports: the files, their safe publication, signed download links, history and purge.
 
 The list API, the admin action and the benchmark all export through `contact_export_create`.
-A workbook is streamed row by row (openpyxl's write-only mode, fed by a chunked database cursor),
-written under a scratch name beside its final name and linked into place only when complete.
+The workbook (contacts/workbook.py) is fed by a chunked database cursor, written under a scratch
+name beside its final name and linked into place only when complete.
 No cell value is ever logged: contacts are personal data.
 """
 
@@ -14,16 +14,13 @@ import os
 import re
 import secrets
 import stat
-import tempfile
 import time
 import traceback
-import unicodedata
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
-from zipfile import ZIP_DEFLATED, ZipFile
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -35,15 +32,18 @@ from django.db.models.functions import Length
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from openpyxl import Workbook
-from openpyxl.cell import Cell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
-from openpyxl.writer.excel import ExcelWriter
 
 from .models import ContactExport
+from .workbook import (
+    COLUMNS,
+    FIELDS,
+    ExportError,
+    ExportInfo,
+    ExportTooLarge,
+    ScratchFiles,
+    column_widths,
+    contacts_workbook_write,
+)
 
 logger = logging.getLogger("contacts.exports")
 
@@ -54,69 +54,8 @@ FILENAME_RE = re.compile(r"contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.xlsx")
 SCRATCH_RE = re.compile(r"\.(contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.xlsx)\.[0-9a-z_]{8}\.tmp")
 SCRATCH_MAX_AGE = dt.timedelta(days=1)
 
-DATA_SHEET_TITLE = "联系记录"
-INFO_SHEET_TITLE = "导出信息"
-# (header, values_list field, kind): the data sheet's columns in order.
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("ID", "id", "number"),
-    ("姓名", "name", "text"),
-    ("岗位", "position", "text"),
-    ("联系方式", "contact", "text"),
-    ("回复状态", "reply_status", "text"),
-    ("是否交换微信", "wechat_exchanged", "yes_no"),
-    ("Worker ID", "worker_id", "text"),
-    ("备注", "notes", "text"),
-    ("联系时间", "contacted_at", "datetime"),
-    ("创建时间", "created_at", "datetime"),
-)
-HEADER = tuple(column[0] for column in COLUMNS)
-FIELDS = tuple(column[1] for column in COLUMNS)
-FILTER_LABELS = {
-    "search": "搜索关键词",
-    "reply_status": "回复状态",
-    "wechat_exchanged": "是否交换微信",
-    "start_date": "开始日期",
-    "end_date": "结束日期",
-    "worker_id": "Worker ID",
-    "account_id": "账号 ID",
-    "selection": "后台选择",
-}
-
-# One sheet holds 1,048,576 rows: the header and 1,048,575 contacts.
-SHEET_MAX_DATA_ROWS = 1_048_575
-CELL_MAX_CHARS = 32_767
-DATETIME_NUMBER_FORMAT = "yyyy-mm-dd hh:mm:ss"
-MAX_COLUMN_WIDTH = 60
 FETCH_CHUNK_ROWS = 5000
-
-HEADER_FONT = Font(bold=True, color="FFFFFF")
-HEADER_FILL = PatternFill(fill_type="solid", start_color="4472C4", end_color="4472C4")
-HEADER_ALIGNMENT = Alignment(horizontal="center", vertical="center")
-
-# XML 1.0 allows tab, LF, CR and everything from U+0020 except surrogates, U+FFFE and U+FFFF.
-_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# A spreadsheet turns text that begins with these into a formula when the cell is edited.
-_FORMULA_TRIGGERS = frozenset("=+-@\t\r＝＋－＠")
-_ERROR_VALUES = frozenset(
-    {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A", "#GETTING_DATA", "#SPILL!", "#CALC!",
-     "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!", "#EXTERNAL!", "#PYTHON!"}
-)  # fmt: skip
-# Below this length even text made only of astral characters fits Excel's 32,767 UTF-16 units.
-_CUT_CHECK_LENGTH = CELL_MAX_CHARS // 2
-_EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-_ONE_DAY = dt.timedelta(days=1)
 _LINK_SALT = "contacts.exports.download-link"
-
-
-class ExportError(Exception):
-    """Base of the export failures that callers answer."""
-
-
-class ExportTooLarge(ExportError):
-    def __init__(self, *, rows: int, limit: int) -> None:
-        super().__init__(f"{rows} rows exceed the export limit of {limit}")
-        self.rows = rows
-        self.limit = limit
 
 
 class ExportFailed(ExportError):
@@ -136,312 +75,10 @@ class ExportLinkExpired(ExportLinkInvalid):
 
 
 @dataclass(frozen=True)
-class ExportInfo:
-    """What the `导出信息` sheet says about an export, besides its row count."""
-
-    username: str
-    generated_at: dt.datetime
-    source: str
-    filters: Mapping[str, str] = field(default_factory=dict)
-    ordering: str = ""
-
-
-@dataclass(frozen=True)
 class PurgedFile:
     name: str
     size: int
     scratch: bool
-
-
-# Text -------------------------------------------------------------------------------------------
-
-
-def excel_text(value: str) -> str:
-    """`value` as a cell can hold it: XML-illegal characters dropped, cut at Excel's cell limit."""
-    if not value.isprintable():
-        value = _XML_ILLEGAL.sub("", value)
-    if len(value) > _CUT_CHECK_LENGTH:
-        value = _cut_to_cell_limit(value)
-    return value
-
-
-def _cut_to_cell_limit(value: str) -> str:
-    """Excel counts UTF-16 units: a character outside the BMP takes two of the 32,767."""
-    units = 0
-    for index, char in enumerate(value):
-        units += 2 if char > "\uffff" else 1
-        if units > CELL_MAX_CHARS:
-            return value[:index]
-    return value
-
-
-def text_needs_quote_prefix(text: str) -> bool:
-    """Whether a spreadsheet would evaluate `text` once a user edits its cell."""
-    first = text[:1]
-    return first in _FORMULA_TRIGGERS or (first == "#" and text.strip().upper() in _ERROR_VALUES)
-
-
-def text_display_width(text: str) -> int:
-    """Columns `text` takes on screen: East Asian wide and full-width characters count two."""
-    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
-
-
-def excel_serial(moment: dt.datetime, zone: dt.tzinfo) -> float:
-    """`moment` as an Excel date-time serial in `zone`, to the second as the list API shows it."""
-    local = moment.astimezone(zone).replace(tzinfo=None, microsecond=0)
-    serial = (local - _EXCEL_EPOCH) / _ONE_DAY
-    # Excel counts a 29 February 1900 that never was: days before March 1900 are one lower.
-    return serial - 1 if serial < 61 else serial
-
-
-# Workbook ---------------------------------------------------------------------------------------
-
-
-class _StreamedSheet(WriteOnlyWorksheet):
-    """A write-only sheet that takes rows of ready cells and keeps its scratch XML beside the export.
-
-    openpyxl would put the scratch file in the system temp folder, where a killed worker leaves
-    it for good; here the purge command finds it by name. Rows arrive as lists of cells that the
-    writer reuses from row to row, so no value goes through openpyxl's type guessing (which would
-    turn `=…` into a formula) and the per-cell cost stays in openpyxl's XML writer.
-    """
-
-    def __init__(self, parent: Workbook, title: str, *, scratch_path: str) -> None:
-        super().__init__(parent, title)
-        self._scratch_path = scratch_path
-
-    def _get_writer(self) -> None:
-        if self._writer is None:
-            ALL_TEMP_FILES.append(self._scratch_path)  # openpyxl's cleanup() removes it from there
-            self._writer = WorksheetWriter(self, out=self._scratch_path)
-            self._writer.write_top()
-
-    def _values_to_row(self, values: Sequence[Cell], row_idx: int) -> Iterator[Cell]:
-        for cell in values:
-            cell.row = row_idx
-            yield cell
-
-
-class _Scratch:
-    """The scratch files of one export, removed together whatever happens."""
-
-    def __init__(self, directory: Path, final_name: str) -> None:
-        self.directory = directory
-        self.prefix = f".{final_name}."
-        self.paths: list[str] = []
-
-    def new(self) -> tuple[int, str]:
-        fd, path = tempfile.mkstemp(suffix=".tmp", prefix=self.prefix, dir=self.directory)
-        self.paths.append(path)
-        return fd, path
-
-    def new_path(self) -> str:
-        fd, path = self.new()
-        os.close(fd)
-        return path
-
-    def remove_all(self) -> None:
-        for path in self.paths:
-            with suppress(FileNotFoundError):
-                os.remove(path)
-            with suppress(ValueError):
-                ALL_TEMP_FILES.remove(path)
-
-
-def _styled_cell(sheet: WriteOnlyWorksheet, column: int, *, data_type: str = "s", **style: Any) -> Cell:
-    cell = Cell(sheet, row=1, column=column)
-    for name, value in style.items():
-        setattr(cell, name, value)
-    cell.data_type = data_type
-    return cell
-
-
-def _text_cell(sheet: WriteOnlyWorksheet, column: int, text: str) -> Cell:
-    cell = _styled_cell(sheet, column, quotePrefix=True) if text_needs_quote_prefix(text) else Cell(sheet, 1, column)
-    cell.data_type = "s"
-    cell._value = text
-    return cell
-
-
-class _DataSheetWriter:
-    """Turns contact rows into the cells of the data sheets, starting a new sheet when one is full."""
-
-    def __init__(self, workbook: Workbook, scratch: _Scratch, widths: Sequence[float], zone: dt.tzinfo) -> None:
-        self.workbook = workbook
-        self.scratch = scratch
-        self.widths = widths
-        self.zone = zone
-        self.sheets: list[_StreamedSheet] = []
-
-    def open_sheet(self) -> _StreamedSheet:
-        number = len(self.sheets) + 1
-        title = DATA_SHEET_TITLE if number == 1 else f"{DATA_SHEET_TITLE} ({number})"
-        sheet = _StreamedSheet(self.workbook, title, scratch_path=self.scratch.new_path())
-        self.workbook._add_sheet(sheet)
-        sheet.freeze_panes = "A2"
-        for column, width in enumerate(self.widths, 1):
-            sheet.column_dimensions[get_column_letter(column)].width = width
-        header = [
-            _styled_cell(sheet, column, font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGNMENT)
-            for column in range(1, len(HEADER) + 1)
-        ]
-        for cell, title_text in zip(header, HEADER, strict=True):
-            cell._value = title_text
-        sheet.append(header)
-        self.sheets.append(sheet)
-        return sheet
-
-    def close_sheet(self, sheet: _StreamedSheet, data_rows: int) -> None:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(HEADER))}{data_rows + 1}"
-
-    def write(self, rows: Iterable[Sequence[Any]], *, max_rows: int) -> int:
-        """Write every row; more than `max_rows` rows raise ExportTooLarge. Returns the rows written."""
-        written = 0
-        sheet = self.open_sheet()
-        in_sheet = 0
-        cells = self._row_cells(sheet)
-        zone = self.zone
-        for values in rows:
-            if in_sheet == SHEET_MAX_DATA_ROWS:
-                self.close_sheet(sheet, in_sheet)
-                sheet = self.open_sheet()
-                in_sheet = 0
-                cells = self._row_cells(sheet)
-            written += 1
-            if written > max_rows:
-                raise ExportTooLarge(rows=written, limit=max_rows)
-            sheet.append(_fill_row(cells, values, zone))
-            in_sheet += 1
-        self.close_sheet(sheet, in_sheet)
-        return written
-
-    def _row_cells(self, sheet: _StreamedSheet) -> list[tuple[str, Cell, Cell | None]]:
-        """Per column: its kind, the cell reused for every row, and a quote-prefixed twin for text."""
-        cells = []
-        for column, (_, _, kind) in enumerate(COLUMNS, 1):
-            if kind == "datetime":
-                cells.append(
-                    (kind, _styled_cell(sheet, column, data_type="n", number_format=DATETIME_NUMBER_FORMAT), None)
-                )
-            elif kind == "number":
-                cells.append((kind, _styled_cell(sheet, column, data_type="n"), None))
-            else:
-                cells.append((kind, _styled_cell(sheet, column), _styled_cell(sheet, column, quotePrefix=True)))
-        return cells
-
-
-def _fill_row(cells: list[tuple[str, Cell, Cell | None]], values: Sequence[Any], zone: dt.tzinfo) -> list[Cell]:
-    """The cells of one row, empty values left out: the hot loop of an export."""
-    row = []
-    for (kind, cell, literal), value in zip(cells, values, strict=True):
-        if value is None:
-            continue
-        if kind == "text":
-            value = excel_text(value)
-            if not value:
-                continue
-            if text_needs_quote_prefix(value):
-                cell = literal
-        elif kind == "datetime":
-            value = excel_serial(value, zone)
-        elif kind == "yes_no":
-            value = "是" if value else "否"
-        cell._value = value
-        row.append(cell)
-    return row
-
-
-def _write_info_sheet(workbook: Workbook, scratch: _Scratch, info: ExportInfo, *, rows: int, sheets: int) -> None:
-    sheet = _StreamedSheet(workbook, INFO_SHEET_TITLE, scratch_path=scratch.new_path())
-    workbook._add_sheet(sheet)
-    lines: list[tuple[str, str | int]] = [
-        ("导出人", info.username),
-        ("导出时间", info.generated_at.strftime("%Y-%m-%d %H:%M:%S")),
-        ("时区", str(timezone.get_default_timezone())),
-        ("来源", info.source),
-        ("导出行数", rows),
-    ]
-    if sheets > 1:
-        lines.append(("数据工作表", f"{sheets} 张({DATA_SHEET_TITLE} 起,每张至多 {SHEET_MAX_DATA_ROWS} 行)"))
-    lines.append(("排序", info.ordering or "—"))
-    if info.filters:
-        lines += [(f"筛选:{FILTER_LABELS.get(name, name)}", value) for name, value in info.filters.items()]
-    else:
-        lines.append(("筛选条件", "无(全部记录)"))
-    sheet.column_dimensions["A"].width = max(text_display_width(label) for label, _ in lines) + 2
-    sheet.column_dimensions["B"].width = MAX_COLUMN_WIDTH
-    header = [
-        _styled_cell(sheet, column, font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGNMENT) for column in (1, 2)
-    ]
-    header[0]._value, header[1]._value = "项目", "内容"
-    sheet.append(header)
-    label_font = Font(bold=True)
-    for label, value in lines:
-        label_cell = _styled_cell(sheet, 1, font=label_font)
-        label_cell._value = label
-        if isinstance(value, int):
-            value_cell = _styled_cell(sheet, 2, data_type="n")
-            value_cell._value = value
-            sheet.append([label_cell, value_cell])
-        elif text := excel_text(value):
-            sheet.append([label_cell, _text_cell(sheet, 2, text)])
-        else:
-            sheet.append([label_cell])
-
-
-def contacts_workbook_write(
-    *,
-    target: IO[bytes],
-    rows: Iterable[Sequence[Any]],
-    info: ExportInfo,
-    scratch_dir: Path,
-    scratch_name: str,
-    widths: Sequence[float] | None = None,
-    max_rows: int | None = None,
-) -> int:
-    """Stream `rows` (values in `FIELDS` order) into a workbook written to `target`; return the rows.
-
-    The sheets' scratch files go to `scratch_dir` as `.<scratch_name>.<random>.tmp` and are
-    removed whether the write succeeds or fails.
-    """
-    scratch = _Scratch(scratch_dir, scratch_name)
-    workbook = Workbook(write_only=True)
-    zone = timezone.get_default_timezone()
-    limit = settings.EXPORT_MAX_ROWS if max_rows is None else max_rows
-    try:
-        data = _DataSheetWriter(workbook, scratch, widths or column_widths(), zone)
-        written = data.write(rows, max_rows=limit)
-        _write_info_sheet(workbook, scratch, info, rows=written, sheets=len(data.sheets))
-        _workbook_save(workbook, target)
-    except BaseException:
-        _workbook_abandon(workbook)
-        raise
-    finally:
-        scratch.remove_all()
-    return written
-
-
-def _workbook_save(workbook: Workbook, target: IO[bytes]) -> None:
-    """openpyxl's save, except that a failed archive is dropped instead of being closed later,
-    when the garbage collector would write its directory into a file that is gone."""
-    archive = ZipFile(target, "w", ZIP_DEFLATED, allowZip64=True)
-    workbook.properties.modified = dt.datetime.now(tz=dt.UTC).replace(tzinfo=None)
-    try:
-        ExcelWriter(workbook, archive).save()
-    except BaseException:
-        archive.fp = None
-        raise
-
-
-def _workbook_abandon(workbook: Workbook) -> None:
-    """Close what openpyxl left open so that its scratch files can go and no handle leaks."""
-    for sheet in workbook.worksheets:
-        with suppress(Exception):
-            if sheet._rows is not None:
-                sheet._rows.close()
-        with suppress(Exception):
-            if sheet._writer is not None:
-                sheet._writer.close()
 
 
 # Column widths ----------------------------------------------------------------------------------
@@ -453,27 +90,6 @@ class _OctetLength(Func):
 
     def as_sqlite(self, compiler, connection, **extra):
         return super().as_sql(compiler, connection, template="LENGTH(CAST(%(expressions)s AS BLOB))", **extra)
-
-
-def column_widths(summary: Mapping[str, Any] | None = None) -> list[float]:
-    """Widths that fit the header and the longest value of each column, as the summary gives them.
-
-    Characters plus UTF-8 bytes, halved, counts a Chinese character (3 bytes) as two columns and
-    a Latin one as one, without reading every value into Python.
-    """
-    summary = summary or {}
-    widths = []
-    for title, name, kind in COLUMNS:
-        if kind == "number":
-            content = len(str(summary.get("max_id") or 0))
-        elif kind == "datetime":
-            content = len("2024-01-01 00:00:00")
-        elif kind == "yes_no":
-            content = 2
-        else:
-            content = -(-(summary.get(f"width_{name}") or 0) // 2)
-        widths.append(min(max(text_display_width(title), content) + 2, MAX_COLUMN_WIDTH))
-    return widths
 
 
 def _contacts_summary(queryset: QuerySet) -> dict[str, Any]:
@@ -651,7 +267,7 @@ def contact_export_create(
         ordering=ordering,
     )
     limit = settings.EXPORT_MAX_ROWS
-    scratch = _Scratch(folder, export.filename)
+    scratch = ScratchFiles(folder, export.filename)
     try:
         with _read_snapshot(queryset), _closed_at_exit(contact_rows(queryset)) as source:
             summary = _contacts_summary(queryset)

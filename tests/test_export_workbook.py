@@ -10,7 +10,8 @@ from export_support import assert_no_formula_element, data_rows, sheet_xml, work
 from openpyxl.worksheet._writer import ALL_TEMP_FILES
 
 from contacts import exports
-from contacts.exports import (
+from contacts import workbook as workbook_module
+from contacts.workbook import (
     CELL_MAX_CHARS,
     HEADER,
     ExportInfo,
@@ -46,7 +47,7 @@ def contact_row(pk: int = 1, **values) -> tuple:
         "created_at": dt.datetime(2024, 3, 1, 2, 0, tzinfo=UTC),
     }
     row.update(values)
-    return tuple(row[name] for name in exports.FIELDS)
+    return tuple(row[name] for name in workbook_module.FIELDS)
 
 
 def write(tmp_path: Path, rows, **options) -> Path:
@@ -64,7 +65,7 @@ def only_cell(tmp_path: Path, column: str, value):
     """The data cell of `column` in a one-row workbook whose row has `value` there."""
     path = write(tmp_path, [contact_row(**{column: value})])
     sheet = workbook(path)["联系记录"]
-    return sheet.cell(row=2, column=exports.FIELDS.index(column) + 1), path
+    return sheet.cell(row=2, column=workbook_module.FIELDS.index(column) + 1), path
 
 
 def test_header_row_is_the_documented_titles_in_bold_white_on_solid_blue(tmp_path):
@@ -282,7 +283,7 @@ def test_filter_values_on_the_information_sheet_are_literal_too(tmp_path):
 
 def test_rows_past_one_sheets_limit_continue_on_further_sheets_with_the_header(tmp_path, monkeypatch):
     """With a sheet limit of 3 rows, 7 rows fill 联系记录, 联系记录 (2) and 联系记录 (3), in order."""
-    monkeypatch.setattr(exports, "SHEET_MAX_DATA_ROWS", 3)
+    monkeypatch.setattr(workbook_module, "SHEET_MAX_DATA_ROWS", 3)
     book = workbook(write(tmp_path, [contact_row(pk) for pk in range(1, 8)]))
     assert book.sheetnames == ["联系记录", "联系记录 (2)", "联系记录 (3)", "导出信息"]
     sheets = [book[name] for name in book.sheetnames[:3]]

@@ -174,9 +174,10 @@ def test_a_negative_retention_setting_is_a_clear_error(db, settings):
     ("args", "env", "message"),
     [
         (["--days", "-3"], {}, "must be a non-negative whole number of days"),
-        ([], {"DJANGO_MEDIA_ROOT": ""}, "MEDIA_ROOT"),
+        (["--days", "week"], {}, "week"),
+        ([], {"EXPORT_RETENTION_DAYS": "-1"}, "EXPORT_RETENTION_DAYS"),
     ],
-    ids=["bad-days", "no-media-root"],
+    ids=["negative-days", "words-for-days", "negative-retention"],
 )
 def test_errors_exit_non_zero_from_the_command_line(tmp_path, args, env, message):
     """Run as cron runs it: an error is on stderr and the exit status is not 0."""

@@ -9,9 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from contacts.exports import ExportFailed, ExportTooLarge, contact_export_create, export_link_sign
+from contacts.exports import ExportFailed, contact_export_create, export_link_sign
 from contacts.filters import DEFAULT_ORDERING, ContactFilterSet
 from contacts.models import Contact
+from contacts.workbook import ExportTooLarge
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, envelope
 from .pagination import ContactPagination

@@ -25,7 +25,8 @@ from served import (
     free_port,
 )
 
-from contacts.exports import DATA_SHEET_TITLE, FILENAME_RE, HEADER
+from contacts.exports import FILENAME_RE
+from contacts.workbook import DATA_SHEET_TITLE, HEADER
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
