@@ -6,7 +6,6 @@ so its signature is the whole of the access check.
 
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_safe
 
 from .api.envelope import envelope
 from .exports import (
@@ -22,16 +21,20 @@ NOT_FOUND_MSG = "文件不存在或已被清理"
 MISSING_SIGNATURE_MSG = "缺少下载签名,请使用导出接口返回的 download_url"
 INVALID_SIGNATURE_MSG = "下载链接无效"
 EXPIRED_MSG = "下载链接已过期,请重新导出"
+METHOD_MSG = "下载链接只支持 GET"
 
 
 def _error(code: int, msg: str) -> JsonResponse:
     return JsonResponse(envelope(None, code=code, msg=msg), status=code, json_dumps_params={"ensure_ascii": False})
 
 
-# Read-only: without the exemption a POST met the CSRF check (an HTML 403 page) before require_safe's 405.
+# Read-only: without the exemption a POST met the CSRF check (an HTML 403 page) before the 405.
 @csrf_exempt
-@require_safe
 def export_download(request: HttpRequest, filename: str) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        response = _error(405, METHOD_MSG)
+        response["Allow"] = "GET, HEAD"
+        return response
     if not FILENAME_RE.fullmatch(filename):
         return _error(404, NOT_FOUND_MSG)
     signature = request.GET.get("signature")

@@ -901,3 +901,14 @@ def test_patch_of_an_absent_id_is_404(editor, suffix):
     response = editor.patch(f"/api/contacts/{suffix}", {"notes": "x"}, format="json")
     assert response.status_code == 404
     assert response.json() == {"code": 404, "msg": "未找到。", "data": None}
+
+
+def test_one_contact_is_not_narrowed_by_the_lists_filters(api, admin_api):
+    """Detail and PATCH answer the contact asked for by id, whatever list parameters ride along."""
+    contact = make_contact(name="张三", reply_status="未回复")
+    detail = api.get(f"/api/contacts/{contact.id}?reply_status=bogus&search=不匹配&page=0")
+    assert detail.status_code == 200
+    assert detail.json()["data"]["id"] == contact.id
+    changed = admin_api.patch(f"/api/contacts/{contact.id}?search=不匹配", {"notes": "已联系"}, format="json")
+    assert changed.status_code == 200
+    assert changed.json()["data"]["notes"] == "已联系"

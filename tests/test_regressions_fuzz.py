@@ -71,3 +71,4 @@ def test_a_write_to_a_download_link_answers_405_not_a_csrf_page(method):
     response = client.generic(method, "/media/exports/contacts_export_20240101_000000_0123abcd.xlsx?signature=x")
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD"
+    assert response.json() == {"code": 405, "msg": "下载链接只支持 GET", "data": None}

@@ -389,7 +389,7 @@ class EnvelopeAutoSchema(AutoSchema):
         codes = {406, 500}
         if not getattr(self.view, "serves_openapi_document", False):
             codes.add(503)
-        if operation.get("parameters") or operation.get("requestBody"):
+        if operation.get("requestBody") or any(p["in"] == "query" for p in operation.get("parameters", [])):
             codes.add(400)
         if operation.get("requestBody"):
             codes.add(415)

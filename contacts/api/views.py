@@ -1,4 +1,5 @@
 from django.db import DatabaseError, connection
+from django.db.models import QuerySet
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, mixins, status, viewsets
@@ -53,6 +54,10 @@ class ContactViewSet(
     pagination_class = ContactPagination
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_regex = r"[0-9]+"
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        """The list's filters narrow the list and the export, not one contact asked for by id."""
+        return queryset if self.detail else super().filter_queryset(queryset)
 
     @action(detail=False, methods=["get"], url_path="export", permission_classes=[CanExportContacts])
     def export(self, request: Request) -> Response:
