@@ -137,6 +137,13 @@ class ContactFilterSet(django_filters.FilterSet):
         fields: list[str] = []
         form = ContactFilterForm
 
+    def get_form_class(self) -> type[forms.Form]:
+        """The same form for every request: built once, not once a request (a millisecond each)."""
+        cls = type(self)
+        if "_form_class" not in cls.__dict__:
+            cls._form_class = super().get_form_class()
+        return cls._form_class
+
     def filter_search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         """Every white-space separated term must occur in the name, position or contact."""
         vendor = connections[queryset.db].vendor

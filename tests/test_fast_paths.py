@@ -83,3 +83,15 @@ def test_contact_representation_equals_the_generic_field_walk(settings, zone):
     for contact in [*contacts, Contact.objects.get(pk=contacts[1].pk)]:
         serializer = ContactSerializer(contact)
         assert serializer.data == serializers.ModelSerializer.to_representation(serializer, contact)
+
+
+def test_the_filter_form_class_is_built_once_and_still_validates_each_request():
+    """Each request gets its own bound form of one shared class, with its own errors."""
+    from contacts.filters import ContactFilterSet
+
+    good = ContactFilterSet({"reply_status": "已回复"}, queryset=Contact.objects.all())
+    bad = ContactFilterSet({"reply_status": "x", "page": "2"}, queryset=Contact.objects.all())
+    assert type(good.form) is type(bad.form)
+    assert good.is_valid() and not bad.is_valid()
+    assert list(bad.errors) == ["reply_status"]
+    assert good.form.cleaned_data["reply_status"] == "已回复"
