@@ -34,6 +34,10 @@ max_requests_jitter = 2000
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
+logger_class = "boss_dp.gunicorn_logging.QuerylessLogger"
+# gunicorn's control socket (one path per user) is not used here; several servers on one machine
+# (the tests start many) would contend for it.
+control_socket_disable = True
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 # The path without its query string (%(U)s, never %(r)s or %(q)s) and no referrer: search terms,
 # phone numbers and download signatures stay out of the log.

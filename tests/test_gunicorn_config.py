@@ -3,6 +3,7 @@
 import os
 import runpy
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -66,6 +67,19 @@ def test_access_log_has_the_path_but_no_query_values(server):
     assert '"GET /api/contacts HTTP/1.1" 200 ' in line
     for leaked in (PRIVATE_TERM, quote(PRIVATE_TERM), "13812345678", "search", "worker-001", "?"):
         assert leaked not in line
+
+
+def test_error_log_has_no_query_of_a_refused_request_line(server):
+    """A client that sends a search unencoded is refused, and the error log keeps the path only."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        line = f"GET /api/contacts?search={PRIVATE_TERM}&page=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        connection.sendall(line.encode())
+        assert connection.recv(100).startswith(b"HTTP/1.1 400")
+    lines = wait_for_log_lines(server.error_log, "Invalid request")
+    assert lines and all("/api/contacts?…" in entry for entry in lines)
+    log = server.error_log.read_text()
+    assert PRIVATE_TERM not in log and PRIVATE_TERM.encode().decode("latin-1") not in log
+    assert "search=" not in log
 
 
 def test_access_log_has_no_download_signature(server):
