@@ -66,3 +66,35 @@ class ContactPagination(BasePagination):
 
     def get_paginated_response(self, data: list[dict[str, Any]]) -> Response:
         return Response({"total": self.total, "page": self.page, "page_size": self.page_size, "results": data})
+
+    # The two hooks through which schema generators (drf-spectacular) read a paginator.
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "properties": {
+                "total": {"type": "integer", "minimum": 0, "description": "符合条件的记录总数"},
+                "page": {"type": "integer", "minimum": 1},
+                "page_size": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
+                "results": schema,
+            },
+            "required": ["total", "page", "page_size", "results"],
+            "additionalProperties": False,
+        }
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        descriptions = {
+            "page": "页码,从 1 开始;超过最后一页时 `results` 为空,`total` 仍为总数;超过 18 位的数按 10^18 计。",
+            "page_size": "每页数量,默认 10;大于 100 时按 100 计,`data.page_size` 给出实际用的数量。",
+        }
+        return [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "allowEmptyValue": True,
+                "description": descriptions[name],
+                "schema": {"type": "integer", "minimum": 1, "default": default},
+            }
+            for name, default in (("page", 1), ("page_size", self.default_page_size))
+        ]

@@ -26,7 +26,6 @@ from contacts.exports import FILENAME_RE, XLSX_CONTENT_TYPE
 from contacts.filters import EARLIEST_DATE, LATEST_DATE, BooleanParamField, DayField, TextParamField
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
-from .pagination import ContactPagination
 
 API_DESCRIPTION = f"""联系记录服务的接口。
 
@@ -77,8 +76,6 @@ OPERATIONS = {
 }
 
 PARAMETER_DESCRIPTIONS = {
-    "page": "页码,从 1 开始;超过最后一页时 `results` 为空,`total` 仍为总数;超过 18 位的数按 10^18 计。",
-    "page_size": "每页数量,默认 10;大于 100 时按 100 计,`data.page_size` 给出实际用的数量。",
     "search": "关键词:按空白拆分,每个词都须(不区分大小写)出现在姓名、岗位或联系方式中。",
     "reply_status": "回复状态。",
     "wechat_exchanged": "是否交换微信:`true`/`false`(也接受 `1`/`0`,不区分大小写)。",
@@ -141,36 +138,6 @@ def error_response(code: int) -> dict[str, Any]:
 
 def _error_ref(code: int) -> dict[str, str]:
     return {"$ref": f"#/components/responses/{ERRORS[code][0]}"}
-
-
-class DocumentedContactPagination(ContactPagination):
-    """ContactPagination with the two methods through which drf-spectacular reads a paginator."""
-
-    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "type": "object",
-            "properties": {
-                "total": {"type": "integer", "minimum": 0, "description": "符合条件的记录总数"},
-                "page": {"type": "integer", "minimum": 1},
-                "page_size": {"type": "integer", "minimum": 1, "maximum": self.max_page_size},
-                "results": schema,
-            },
-            "required": ["total", "page", "page_size", "results"],
-            "additionalProperties": False,
-        }
-
-    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
-        return [
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "allowEmptyValue": True,
-                "description": PARAMETER_DESCRIPTIONS[name],
-                "schema": {"type": "integer", "minimum": 1, "default": default},
-            }
-            for name, default in (("page", 1), ("page_size", self.default_page_size))
-        ]
 
 
 def filter_parameter_schema(field: forms.Field) -> dict[str, Any] | None:
@@ -353,12 +320,6 @@ class EnvelopeAutoSchema(AutoSchema):
         if self.method == "GET" and getattr(self.view, "detail", None) is False:
             return getattr(self.view, "filter_backends", [])
         return super().get_filter_backends()
-
-    def _get_paginator(self) -> Any:
-        paginator = super()._get_paginator()
-        if isinstance(paginator, ContactPagination) and not isinstance(paginator, DocumentedContactPagination):
-            return DocumentedContactPagination()
-        return paginator
 
     def get_operation(
         self, path: str, path_regex: str, path_prefix: str, method: str, registry: Any
