@@ -59,18 +59,9 @@ class ContactSerializer(serializers.ModelSerializer):
         }
 
     def to_representation(self, instance: Contact) -> dict[str, Any]:
-        """What the fields above answer, written out: the generic walk over the fields cost a
+        """What the fields above answer, read directly: the generic walk over the fields cost a
         fifth of a list request (20 rows); tests hold the two to the same output."""
-        return {
-            "id": instance.id,
-            "name": instance.name,
-            "position": instance.position,
-            "contact": instance.contact,
-            "reply_status": instance.reply_status,
-            "wechat_exchanged": instance.wechat_exchanged,
-            "account_id": instance.account_id,
-            "worker_id": instance.worker_id,
-            "notes": instance.notes,
-            "contacted_at": _local_text(instance.contacted_at),
-            "created_at": _local_text(instance.created_at),
-        }
+        data = {name: getattr(instance, name) for name in self.Meta.fields}
+        data["contacted_at"] = _local_text(instance.contacted_at)
+        data["created_at"] = _local_text(instance.created_at)
+        return data
