@@ -137,7 +137,7 @@ CORS_ALLOWED_ORIGINS = _csv("CORS_ALLOWED_ORIGINS", "")
 CORS_URLS_REGEX = r"^/(api|media/exports)/.*$"
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework_simplejwt.authentication.JWTAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["contacts.api.authentication.BearerAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["contacts.api.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["contacts.api.envelope.EnvelopeJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [

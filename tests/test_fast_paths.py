@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from conftest import make_contact
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
@@ -11,7 +12,7 @@ from django.utils import timezone
 from rest_framework import serializers
 
 from contacts.api.serializers import ContactSerializer
-from contacts.backends import OneQueryModelBackend
+from contacts.backends import OneQueryModelBackend, user_get_with_permissions
 from contacts.models import Contact
 
 pytestmark = pytest.mark.django_db
@@ -47,6 +48,35 @@ def test_permissions_equal_djangos_in_one_query(users):
         with CaptureQueriesContext(connection) as queries:
             assert OneQueryModelBackend().get_all_permissions(fresh) == expected, user.username
         assert len(queries) == (0 if not user.is_active else 1)
+
+
+def test_the_user_comes_with_its_permissions_in_one_query(users):
+    """The user the API authenticates is the stored one, with the permissions ModelBackend reads."""
+    fields = [field.attname for field in User._meta.concrete_fields]
+    for user in users:
+        with CaptureQueriesContext(connection) as queries:
+            fetched = user_get_with_permissions(user_id=user.pk)
+            may_view = fetched.has_perm("contacts.view_contact")
+        stored = User.objects.get(pk=user.pk)
+        assert [getattr(fetched, name) for name in fields] == [getattr(stored, name) for name in fields]
+        assert may_view == ModelBackend().has_perm(stored, "contacts.view_contact") or stored.is_superuser
+        assert fetched.get_all_permissions() == ModelBackend().get_all_permissions(stored), user.username
+        assert len(queries) == 1, user.username
+
+
+def test_no_such_user_is_none(db):
+    """A token's user id that no row has finds nobody."""
+    assert user_get_with_permissions(user_id=987654) is None
+
+
+def test_a_list_request_costs_three_queries(api):
+    """The user with its permissions, the kept count, the page: no more round trips than that."""
+    make_contact(name="张三")
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get("/api/contacts")
+    assert response.status_code == 200
+    assert response.json()["data"]["total"] == 1
+    assert len(queries) == 3, [query["sql"] for query in queries]
 
 
 def test_permissions_are_read_once_per_user_object(users):

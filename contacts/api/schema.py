@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiViewExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type
@@ -178,6 +179,12 @@ class ContactFilterExtension(DjangoFilterExtension):
         if field_name in PARAMETER_DESCRIPTIONS:
             parameter["description"] = PARAMETER_DESCRIPTIONS[field_name]
         return [parameter]
+
+
+class BearerAuthenticationScheme(SimpleJWTScheme):
+    """The service's Bearer authentication is simplejwt's, documented as such."""
+
+    target_class = "contacts.api.authentication.BearerAuthentication"
 
 
 class LocalDateTimeFieldExtension(OpenApiSerializerFieldExtension):
