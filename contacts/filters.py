@@ -1,5 +1,6 @@
 """The contact filters, declared once: the list API, the export and the admin all use them."""
 
+import copy
 import datetime as dt
 import re
 import unicodedata
@@ -34,6 +35,17 @@ ORDERINGS = {
 }
 
 
+class CheapCopy:
+    """A filter that copies cheaply. A FilterSet deep-copies its filters for every request (a
+    tenth of a list request's time here), yet a filter keeps nothing per request but its
+    FilterSet, which the FilterSet sets on its copies, and the hook that calls its method."""
+
+    def __deepcopy__(self, memo: dict) -> "CheapCopy":
+        clone = copy.copy(self)
+        clone.method = self.method  # a hook of the clone's own, calling the clone's FilterSet
+        return clone
+
+
 class TextParamField(forms.CharField):
     """Free text that the database can store: PostgreSQL rejects NUL, so SQLite must too."""
 
@@ -45,7 +57,7 @@ class TextParamField(forms.CharField):
         return text
 
 
-class TextFilter(django_filters.CharFilter):
+class TextFilter(CheapCopy, django_filters.CharFilter):
     field_class = TextParamField
 
 
@@ -65,7 +77,7 @@ class BooleanParamField(forms.Field):
         raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
 
 
-class BooleanParamFilter(django_filters.Filter):
+class BooleanParamFilter(CheapCopy, django_filters.Filter):
     field_class = BooleanParamField
 
 
@@ -86,7 +98,7 @@ class DayField(forms.DateField):
             raise forms.ValidationError(f"日期应在 {EARLIEST_DATE} 与 {LATEST_DATE} 之间", code="out_of_range")
 
 
-class DayFilter(django_filters.Filter):
+class DayFilter(CheapCopy, django_filters.Filter):
     field_class = DayField
 
 
@@ -97,8 +109,12 @@ class IntegerParamField(forms.IntegerField):
         return super().to_python(value)
 
 
-class IntegerFilter(django_filters.Filter):
+class IntegerFilter(CheapCopy, django_filters.Filter):
     field_class = IntegerParamField
+
+
+class ChoiceFilter(CheapCopy, django_filters.ChoiceFilter):
+    pass
 
 
 class ContactFilterForm(forms.Form):
@@ -117,7 +133,7 @@ def local_midnight(day: dt.date) -> dt.datetime:
 
 class ContactFilterSet(django_filters.FilterSet):
     search = TextFilter(method="filter_search", max_length=SEARCH_MAX_LENGTH)
-    reply_status = django_filters.ChoiceFilter(
+    reply_status = ChoiceFilter(
         choices=ReplyStatus.choices,
         error_messages={"invalid_choice": "只能是 " + " 或 ".join(ReplyStatus.values)},
     )
@@ -126,7 +142,7 @@ class ContactFilterSet(django_filters.FilterSet):
     end_date = DayFilter(method="filter_end_date")
     worker_id = TextFilter(max_length=64)
     account_id = IntegerFilter(min_value=1, max_value=2_147_483_647)
-    ordering = django_filters.ChoiceFilter(
+    ordering = ChoiceFilter(
         choices=[(key, key) for key in ORDERINGS],
         method="filter_ordering",
         error_messages={"invalid_choice": "只能是 " + ", ".join(ORDERINGS)},
