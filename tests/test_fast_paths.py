@@ -136,3 +136,17 @@ def test_each_filterset_has_filters_of_its_own():
         assert (first.filters[name].parent, second.filters[name].parent) == (first, second)
     assert first.filters["search"].filter.method.__self__ is first
     assert second.filters["search"].filter.method.__self__ is second
+
+
+def test_frequent_statements_are_prepared_on_postgresql(api):
+    """On PostgreSQL a connection plans the list's statements once, not on every request."""
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    make_contact(name="张三")
+    for _ in range(6):
+        assert api.get("/api/contacts").status_code == 200
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("contacts_contacttally" in statement for statement in prepared), prepared
+    assert any('FROM "contacts_contact"' in statement for statement in prepared), prepared

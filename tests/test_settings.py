@@ -61,8 +61,8 @@ def run(args: list[str], env: dict[str, str], cwd: Path = REPO) -> subprocess.Co
     return subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
-def settings_with(**values: str) -> dict:
-    result = run([sys.executable, "-c", PRINT_SETTINGS], clean_env(**values))
+def settings_with(script: str = PRINT_SETTINGS, **values: str) -> dict:
+    result = run([sys.executable, "-c", script], clean_env(**values))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -160,6 +160,22 @@ def test_every_variable_of_the_table_is_honoured(tmp_path):
         "proxies": 1,
         "https": [True, True, True, 31536000, ["HTTP_X_FORWARDED_PROTO", "https"]],
     }
+
+
+def test_postgresql_connections_prepare_their_statements_unless_turned_off():
+    """PostgreSQL binds on the server and prepares statements unless DB_PREPARED_STATEMENTS=0; URL options stay."""
+    url = "postgres://boss@db.example.com:5432/contacts_db?sslmode=require"
+    options = PRINT_SETTINGS.replace('"debug": s.DEBUG,', '"options": db["OPTIONS"],')
+    assert settings_with(DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=url, script=options)["options"] == {
+        "sslmode": "require",
+        "server_side_binding": True,
+        "prepare_threshold": 5,
+    }
+    turned_off = settings_with(
+        DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=url, DB_PREPARED_STATEMENTS="0", script=options
+    )
+    assert turned_off["options"] == {"sslmode": "require"}
+    assert "server_side_binding" not in settings_with(DJANGO_SECRET_KEY=LONG_SECRET, script=options)["options"]
 
 
 def test_empty_variables_mean_their_defaults():
