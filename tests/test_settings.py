@@ -149,7 +149,7 @@ def test_every_variable_of_the_table_is_honoured(tmp_path):
         REDIS_URL="redis://127.0.0.1:6379/7",
         TRUSTED_PROXY_COUNT="1",
     ) == {
-        "database": ["django.db.backends.postgresql", "contacts_db", "db.example.com", "5433", "boss"],
+        "database": ["boss_dp.postgresql", "contacts_db", "db.example.com", "5433", "boss"],
         "debug": True,
         "allowed_hosts": ["api.example.com", ".example.org"],
         "media_root": str(tmp_path / "files"),
@@ -165,17 +165,16 @@ def test_every_variable_of_the_table_is_honoured(tmp_path):
 def test_postgresql_connections_prepare_their_statements_unless_turned_off():
     """PostgreSQL binds on the server and prepares statements unless DB_PREPARED_STATEMENTS=0; URL options stay."""
     url = "postgres://boss@db.example.com:5432/contacts_db?sslmode=require"
-    options = PRINT_SETTINGS.replace('"debug": s.DEBUG,', '"options": db["OPTIONS"],')
-    assert settings_with(DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=url, script=options)["options"] == {
-        "sslmode": "require",
-        "server_side_binding": True,
-        "prepare_threshold": 5,
-    }
-    turned_off = settings_with(
-        DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=url, DB_PREPARED_STATEMENTS="0", script=options
+    script = PRINT_SETTINGS.replace('"debug": s.DEBUG,', '"engine": db["ENGINE"], "options": db["OPTIONS"],')
+    prepared = settings_with(DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=url, script=script)
+    assert (prepared["engine"], prepared["options"]) == (
+        "boss_dp.postgresql",
+        {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5},
     )
-    assert turned_off["options"] == {"sslmode": "require"}
-    assert "server_side_binding" not in settings_with(DJANGO_SECRET_KEY=LONG_SECRET, script=options)["options"]
+    plain = settings_with(DJANGO_SECRET_KEY=LONG_SECRET, DATABASE_URL=url, DB_PREPARED_STATEMENTS="0", script=script)
+    assert (plain["engine"], plain["options"]) == ("django.db.backends.postgresql", {"sslmode": "require"})
+    sqlite = settings_with(DJANGO_SECRET_KEY=LONG_SECRET, script=script)
+    assert sqlite["engine"] == "django.db.backends.sqlite3" and "server_side_binding" not in sqlite["options"]
 
 
 def test_empty_variables_mean_their_defaults():
