@@ -59,6 +59,28 @@ def cases_table(report: dict) -> str:
     return "\n".join(lines)
 
 
+def cpu_table(report: dict) -> str:
+    """CPU milliseconds a request cost under load, where the run measured them (runs since 2026-11-28)."""
+    backends = [name for name, outcome in report["backends"].items() if "service_cpu_ms" in outcome["cases"][0]]
+    if not backends:
+        return ""
+    header = ["case"] + [f"{BACKEND_TITLES.get(name, name)} service / database CPU ms" for name in backends]
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    by_backend = {name: {case["name"]: case for case in report["backends"][name]["cases"]} for name in backends}
+    for case in report["backends"][backends[0]]["cases"]:
+        row = [case["label"]]
+        for name in backends:
+            outcome = by_backend[name].get(case["name"], {})
+            database = outcome.get("database_cpu_ms")
+            row.append(f"{_num(outcome.get('service_cpu_ms'), 2)} / {'-' if database is None else _num(database, 2)}")
+        lines.append("| " + " | ".join(row) + " |")
+    intro = (
+        "CPU a request cost under load (wrk's run of each case): the service's gunicorn processes, and PostgreSQL's"
+        " server processes (SQLite works inside the service). Both share the 2 cores with wrk."
+    )
+    return f"\n\n{intro}\n\n" + "\n".join(lines)
+
+
 def summary(report: dict) -> str:
     settings = report["settings"]
     dirty = " (with uncommitted changes)" if report.get("dirty") else ""
@@ -95,7 +117,7 @@ def markdown(report: dict) -> str:
         if case.get("label_check", "ok") != "ok"
     ]
     checks = "\n\nLabel checks failed:\n" + "\n".join(failed) if failed else ""
-    return f"{summary(report)}\n\n{cases_table(report)}{checks}{export_section(report)}\n"
+    return f"{summary(report)}\n\n{cases_table(report)}{checks}{cpu_table(report)}{export_section(report)}\n"
 
 
 def explain_markdown(report: dict) -> str:

@@ -236,7 +236,67 @@ print("FACTS", json.dumps({{"rows": count, "detail_id": ids[count // 2],
 """
 
 
-def wrk_case(args: argparse.Namespace, wrk: str, port: int, case: Case, token: str, login_body: str) -> dict:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_fields(pid: int) -> tuple[int, int, int] | None:
+    """A process's group, its own CPU ticks, and the ticks of the children it reaped; None once it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()  # from the state on: pgrp [2], utime, stime [11, 12], cutime, cstime
+    return int(fields[2]), int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+
+
+class CpuMeter:
+    """CPU seconds the service (gunicorn's master and workers) and the database server spend during a case.
+
+    Workers that exit meanwhile are counted through their master's reaped-children total. PostgreSQL's
+    server processes for the bench database are found by their process title; they live as long as the
+    service's persistent connections, so none exits during a case.
+    """
+
+    def __init__(self, service_group: int, database: str | None) -> None:
+        self.service_group = service_group
+        self.database_title = f" {database} ".encode() if database else None
+
+    def _snapshot(self) -> tuple[dict[int, int], int, dict[int, int]]:
+        service, database, reaped = {}, {}, 0
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            pid = int(entry.name)
+            fields = _cpu_fields(pid)
+            if fields is None:
+                continue
+            group, ticks, children = fields
+            if group == self.service_group:
+                service[pid] = ticks
+                reaped += children if pid == self.service_group else 0
+            elif self.database_title:
+                try:
+                    title = (entry / "cmdline").read_bytes()
+                except OSError:
+                    continue
+                if title.startswith(b"postgres: ") and self.database_title in title:
+                    database[pid] = ticks
+        return service, reaped, database
+
+    def start(self) -> None:
+        self._before = self._snapshot()
+
+    def stop(self) -> dict[str, float]:
+        (service0, reaped0, database0), (service1, reaped1, database1) = self._before, self._snapshot()
+        exited = sum(ticks for pid, ticks in service0.items() if pid not in service1)
+        service = sum(ticks - service0.get(pid, 0) for pid, ticks in service1.items()) + reaped1 - reaped0 - exited
+        database = sum(ticks - database0.get(pid, 0) for pid, ticks in database1.items())
+        return {"service_cpu_s": service / CLOCK_TICKS, "database_cpu_s": database / CLOCK_TICKS}
+
+
+def wrk_case(
+    args: argparse.Namespace, wrk: str, port: int, case: Case, token: str, login_body: str, meter: CpuMeter
+) -> dict:
     env = {**os.environ, "BENCH_TOKEN": token if case.auth else "", LOGIN_PAYLOAD_KEY: ""}
     if case.method == "POST":
         env[LOGIN_PAYLOAD_KEY] = login_body
@@ -251,7 +311,9 @@ def wrk_case(args: argparse.Namespace, wrk: str, port: int, case: Case, token: s
         str(BENCH_DIR / "wrk" / "request.lua"),
         f"http://127.0.0.1:{port}{case.url_path}",
     ]
+    meter.start()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    cpu = meter.stop()
     line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
     figures = json.loads(line.removeprefix("BENCH_JSON "))
     seconds = figures["duration_us"] / 1e6
@@ -265,6 +327,11 @@ def wrk_case(args: argparse.Namespace, wrk: str, port: int, case: Case, token: s
         "max_ms": round(figures["max_us"] / 1000, 2),
         "non2xx": figures["non2xx"],
         "socket_errors": errors,
+        # CPU ms a request under load: the service's processes and PostgreSQL's (SQLite runs in the service)
+        "service_cpu_ms": round(cpu["service_cpu_s"] * 1000 / max(figures["requests"], 1), 2),
+        "database_cpu_ms": round(cpu["database_cpu_s"] * 1000 / max(figures["requests"], 1), 2)
+        if meter.database_title
+        else None,
     }
 
 
@@ -356,6 +423,8 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
     explained = explain_cases(service, cases)
     login_body = json.dumps({"username": USERNAME, "password": password})
     service.start()
+    database = urlsplit(database_url).path.lstrip("/") if backend == "postgres" else None
+    meter = CpuMeter(service.process.pid, database)
     results = []
     try:
         status, body = request(service.port, "POST", "/api/auth/token", body=login_body)
@@ -372,7 +441,7 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
             outcome = {"name": case.name, "label": case.label, "path": case.url_path}
             outcome |= check_case(args, service.port, case, token, login_body, facts["rows"])
             outcome |= single_requests(args, service.port, case, token, login_body)
-            outcome |= wrk_case(args, wrk, service.port, case, token, login_body)
+            outcome |= wrk_case(args, wrk, service.port, case, token, login_body, meter)
             results.append(outcome)
             log(
                 f"{backend} {case.name:20} {outcome['rps']:>9,.1f} rps  p50 {outcome['p50_ms']:>8.1f} ms"
