@@ -36,8 +36,8 @@ ORDERINGS = {
 
 
 class CheapCopy:
-    """A filter that copies cheaply. A FilterSet deep-copies its filters for every request (a
-    tenth of a list request's time here), yet a filter keeps nothing per request but its
+    """A filter that copies cheaply. A FilterSet deep-copies its filters for every request (about
+    0.2 ms of a 3.4 ms list request here), yet a filter keeps nothing per request but its
     FilterSet, which the FilterSet sets on its copies, and the hook that calls its method."""
 
     def __deepcopy__(self, memo: dict) -> "CheapCopy":

@@ -10,7 +10,7 @@ from contacts.backends import user_get_with_permissions
 
 
 class BearerAuthentication(JWTAuthentication):
-    """simplejwt's Bearer tokens, with the user and its permissions read in one query, not three.
+    """simplejwt's Bearer tokens, with the user and its permissions read in one query, not two.
 
     The checks are simplejwt's own: a user that no longer exists or is inactive is refused, on
     every request, as before.
