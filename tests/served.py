@@ -40,6 +40,13 @@ def suite_runs_on_postgres() -> bool:
     return os.environ.get("DATABASE_URL", "").startswith("postgres")
 
 
+def postgres_server_url() -> str:
+    """The suite's PostgreSQL server, or the machine's (TEST_POSTGRES_URL) when the suite runs on SQLite."""
+    if suite_runs_on_postgres():
+        return os.environ["DATABASE_URL"]
+    return os.environ.get("TEST_POSTGRES_URL") or "postgres://postgres@127.0.0.1:5432/postgres"
+
+
 @contextlib.contextmanager
 def throwaway_postgres_database(server_url: str, purpose: str) -> Iterator[str]:
     """A new database on the server of `server_url`, dropped afterwards; yields its URL."""
