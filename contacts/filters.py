@@ -3,7 +3,6 @@
 import copy
 import datetime as dt
 import re
-import unicodedata
 
 import django_filters
 from django import forms
@@ -13,6 +12,7 @@ from django.utils import timezone
 
 from .models import Contact, ReplyStatus
 from .search import search_condition
+from .validators import validate_no_control_characters
 
 SEARCH_MAX_LENGTH = 100
 # Dates outside these years would overflow a datetime once shifted between time zones.
@@ -51,9 +51,7 @@ class TextParamField(forms.CharField):
 
     def to_python(self, value: str | None) -> str:
         text = super().to_python(value)
-        # Category Cc: the C0 controls with NUL, DEL and the C1 controls; tabs and newlines are white space.
-        if any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text):
-            raise forms.ValidationError("不能包含 NUL 等控制字符", code="control_character")
+        validate_no_control_characters(text)
         return text
 
 

@@ -1,9 +1,14 @@
 from django.conf import settings
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxLengthValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
 from .querysets import ContactQuerySet
+from .validators import validate_no_control_characters
+
+# A bound on what one contact can hold, so that a list page of 100 stays a few megabytes.
+NOTES_MAX_LENGTH = 10_000
+TEXT = [validate_no_control_characters]
 
 
 class ReplyStatus(models.TextChoices):
@@ -14,14 +19,20 @@ class ReplyStatus(models.TextChoices):
 class Contact(models.Model):
     """A candidate that a bot worker contacted on the recruiting platform."""
 
-    name = models.CharField("姓名", max_length=64)
-    position = models.CharField("岗位", max_length=128, blank=True, default="")
-    contact = models.CharField("联系方式", max_length=128, blank=True, default="")
+    name = models.CharField("姓名", max_length=64, validators=TEXT)
+    position = models.CharField("岗位", max_length=128, blank=True, default="", validators=TEXT)
+    contact = models.CharField("联系方式", max_length=128, blank=True, default="", validators=TEXT)
     reply_status = models.CharField("回复状态", max_length=8, choices=ReplyStatus.choices, default=ReplyStatus.PENDING)
     wechat_exchanged = models.BooleanField("是否交换微信", default=False)
     account_id = models.PositiveIntegerField("账号 ID", validators=[MinValueValidator(1)])
-    worker_id = models.CharField("Worker ID", max_length=64, blank=True, default="")
-    notes = models.TextField("备注", blank=True, default="")
+    worker_id = models.CharField("Worker ID", max_length=64, blank=True, default="", validators=TEXT)
+    # A validator, not `max_length`: that would make SQLite rebuild the table, and its triggers with it.
+    notes = models.TextField(
+        "备注",
+        blank=True,
+        default="",
+        validators=[*TEXT, MaxLengthValidator(NOTES_MAX_LENGTH, "请确保这个字段不能超过 %(limit_value)s 个字符。")],
+    )
     contacted_at = models.DateTimeField("联系时间", null=True, blank=True)
     created_at = models.DateTimeField("创建时间", default=timezone.now)
     updated_at = models.DateTimeField("更新时间", auto_now=True)

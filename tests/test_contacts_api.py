@@ -757,6 +757,7 @@ def test_a_form_encoded_report_is_accepted(bot):
         ({"position": "岗" * 129}, "position", "请确保这个字段不能超过 128 个字符。"),
         ({"contact": "1" * 129}, "contact", "请确保这个字段不能超过 128 个字符。"),
         ({"worker_id": "w" * 65}, "worker_id", "请确保这个字段不能超过 64 个字符。"),
+        ({"notes": "备" * 10_001}, "notes", "请确保这个字段不能超过 10000 个字符。"),
         ({"reply_status": "maybe"}, "reply_status", "“maybe” 不是合法选项。"),
         ({"wechat_exchanged": "perhaps"}, "wechat_exchanged", "必须是有效的布尔值。"),
         ({"account_id": "x"}, "account_id", "请填写合法的整数值。"),
@@ -801,6 +802,43 @@ def test_a_nul_in_a_text_field_is_400(bot, field):
     assert (body["code"], list(body["data"])) == (400, [field])
     assert body["msg"].startswith(f"{field}: ")
     assert not Contact.objects.exists()
+
+
+@pytest.mark.parametrize("field", ["name", "position", "contact", "worker_id", "notes"])
+@pytest.mark.parametrize("control", ["\x1b[2J", "\x07", "\x7f", "\x85", "\x0b"])
+def test_a_control_character_in_a_text_field_is_400_on_create_and_change(bot, admin_api, field, control):
+    """Written text refuses control characters as query parameters do (tabs and line breaks are text)."""
+    problem = "不能包含 NUL 等控制字符"
+    response = bot.post("/api/contacts", {**REPORT, field: f"前{control}后"}, format="json")
+    assert response.json() == {"code": 400, "msg": f"{field}: {problem}", "data": {field: [problem]}}
+    contact = make_contact()
+    response = admin_api.patch(f"/api/contacts/{contact.pk}", {field: f"前{control}后"}, format="json")
+    assert response.json() == {"code": 400, "msg": f"{field}: {problem}", "data": {field: [problem]}}
+    assert Contact.objects.get().name == contact.name
+
+
+def test_tabs_and_line_breaks_are_kept_in_written_text(bot):
+    """Notes of several lines are text, not control characters."""
+    response = bot.post("/api/contacts", {**REPORT, "notes": "第一行\r\n第二行\t完"}, format="json")
+    assert response.status_code == 201
+    assert Contact.objects.get().notes == "第一行\r\n第二行\t完"
+
+
+def test_notes_of_the_documented_limit_are_stored_whole(bot):
+    """10,000 characters of notes are accepted and answered as stored."""
+    response = bot.post("/api/contacts", {**REPORT, "notes": "备" * 10_000}, format="json")
+    assert response.status_code == 201
+    assert response.json()["data"]["notes"] == "备" * 10_000
+
+
+def test_notes_stored_before_the_limit_are_answered_cut_so_a_page_stays_bounded(api):
+    """Rows written before notes were bounded (30 of 2.4 MB made a 72 MB page) answer at most 10,000 characters."""
+    for _ in range(30):
+        make_contact(notes="长" * 2_400_000)
+    response = api.get("/api/contacts", {"page_size": 100})
+    assert response.status_code == 200
+    assert [len(row["notes"]) for row in response.json()["data"]["results"]] == [10_000] * 30
+    assert len(response.content) < 30 * 10_000 * 3 + 30 * 1_000
 
 
 @pytest.mark.parametrize("field", ["name", "notes"])

@@ -1,0 +1,17 @@
+"""What text the service accepts from outside: the same rule for query parameters and written fields."""
+
+import unicodedata
+
+from django.core.exceptions import ValidationError
+
+CONTROL_CHARACTER_MSG = "不能包含 NUL 等控制字符"
+
+
+def has_control_character(text: str) -> bool:
+    """Category Cc (the C0 controls with NUL, DEL and the C1 controls), but tabs and line breaks, which are text."""
+    return any(unicodedata.category(char) == "Cc" and char not in "\t\n\r" for char in text)
+
+
+def validate_no_control_characters(value: str) -> None:
+    if has_control_character(value):
+        raise ValidationError(CONTROL_CHARACTER_MSG, code="control_character")
