@@ -56,6 +56,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "boss_dp.middleware.NoStoreApiMiddleware",
+    "boss_dp.middleware.RequestBodyLimitMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -66,6 +68,10 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "boss_dp.urls"
+# Every request body, JSON or form: a contact with the longest notes is about 40 KB.
+REQUEST_BODY_MAX_BYTES = env.int("REQUEST_BODY_MAX_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_MAX_BYTES
+
 WSGI_APPLICATION = "boss_dp.wsgi.application"
 
 TEMPLATES = [
@@ -152,7 +158,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["contacts.api.permissions.ModelPermissions"],
     "DEFAULT_RENDERER_CLASSES": ["contacts.api.envelope.EnvelopeJSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "contacts.api.parsers.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -239,3 +239,73 @@ def test_a_success_is_wrapped_in_the_envelope(api):
     assert response.status_code == 200
     body = response.json()
     assert (body["code"], body["msg"], body["data"]["id"]) == (200, "success", contact.pk)
+
+
+BODY_ENDPOINTS = [
+    ("post", "/api/auth/token"),
+    ("post", "/api/auth/token/refresh"),
+    ("post", "/api/auth/logout"),
+    ("post", "/api/contacts"),
+    ("patch", "/api/contacts/{id}"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), BODY_ENDPOINTS)
+@pytest.mark.parametrize("depth", [33, 100_000])
+def test_json_nested_past_the_limit_is_a_400_envelope_and_logs_nothing(admin_api, method, path, depth, caplog):
+    """Nesting beyond 32 levels, or deep enough to exhaust Python's recursion, is refused before any view."""
+    path = path.format(id=make_contact().pk)
+    body = "[" * depth + "]" * depth
+    with caplog.at_level(logging.INFO):
+        response = getattr(admin_api, method)(path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json() == {"code": 400, "msg": "JSON parse error - 嵌套超过 32 层", "data": None}
+    assert [record for record in caplog.records if record.levelno >= logging.WARNING] == []
+
+
+def test_json_nested_to_the_limit_reaches_the_view(admin_api):
+    """32 levels parse; the view then refuses the value as a field error, not as a parse error."""
+    nested: object = "x"
+    for _ in range(31):
+        nested = [nested]
+    response = admin_api.post("/api/contacts", {"name": nested, "account_id": 1}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["data"]) == ["name"]
+
+
+@pytest.mark.parametrize(("method", "path"), [*BODY_ENDPOINTS, ("post", "/admin/login/")])
+def test_a_body_over_the_limit_is_a_413_before_it_is_read(admin_api, settings, method, path):
+    """REQUEST_BODY_MAX_BYTES bounds every body: the API answers a 413 envelope, other pages plain text."""
+    settings.REQUEST_BODY_MAX_BYTES = 1000
+    path = path.format(id=make_contact().pk)
+    body = '{"notes": "' + "x" * 1000 + '"}'
+    response = getattr(admin_api, method)(path, body, content_type="application/json")
+    assert response.status_code == 413
+    if path.startswith("/api/"):
+        assert response.json() == {"code": 413, "msg": "请求体过大,最多 1000 字节", "data": None}
+    else:
+        assert response.content.decode() == "请求体过大,最多 1000 字节"
+    assert getattr(admin_api, method)(path, body[:900] + '"}', content_type="application/json").status_code != 413
+
+
+def test_the_default_body_limit_is_one_mebibyte():
+    """The documented default."""
+    from django.conf import settings
+
+    assert settings.REQUEST_BODY_MAX_BYTES == settings.DATA_UPLOAD_MAX_MEMORY_SIZE == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/contacts", "/api/contacts/1", "/api/nope", "/api/health", "/api/schema", "/api/docs"]
+)
+def test_api_answers_are_not_stored_by_any_cache(api, path):
+    """Answers, errors included, hold personal data: Cache-Control: no-store on every one of them."""
+    make_contact()
+    response = api.get(path)
+    assert response["Cache-Control"] == "no-store"
+
+
+def test_pages_outside_the_api_keep_their_own_caching(client):
+    """The admin's login page is not an API answer; Django's own headers stand."""
+    response = client.get("/admin/login/")
+    assert response["Cache-Control"] != "no-store"

@@ -103,7 +103,7 @@ def exception_handler(exc: Exception, context: dict) -> Response:
     return Response(envelope(data, code=api_exc.status_code, msg=msg), status=api_exc.status_code, headers=headers)
 
 
-def _is_api(request: HttpRequest) -> bool:
+def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
 
@@ -118,24 +118,31 @@ def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonRespon
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return _json_error(400, "请求无效")
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return _json_error(403, "没有权限")
     return defaults.permission_denied(request, exception)
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return api_not_found(request)
     return defaults.page_not_found(request, exception)
 
 
+def request_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:
+    msg = f"请求体过大,最多 {limit} 字节"
+    if is_api(request):
+        return _json_error(413, msg)
+    return HttpResponse(msg, status=413, content_type="text/plain; charset=utf-8")
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
-    if _is_api(request):
+    if is_api(request):
         return _json_error(500, SERVER_ERROR_MSG)
     return defaults.server_error(request)

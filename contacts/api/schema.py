@@ -55,6 +55,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     405: ("MethodNotAllowed", "接口不支持该请求方法。"),
     406: ("NotAcceptable", "`Accept` 要求的格式无法提供(接口只返回 JSON)。"),
     415: ("UnsupportedMediaType", "请求体格式不受支持(可用 JSON、表单或 multipart)。"),
+    413: ("PayloadTooLarge", "请求体超过上限(`REQUEST_BODY_MAX_BYTES`,默认 1 MiB)。"),
     429: ("TooManyRequests", "登录尝试过于频繁;`Retry-After` 给出需等待的秒数。"),
     500: ("ServerError", "服务器内部错误(详情只写入服务端日志)。"),
     503: ("ServiceUnavailable", "数据库暂时不可用,请稍后重试。"),
@@ -360,7 +361,7 @@ class EnvelopeAutoSchema(AutoSchema):
         if operation.get("requestBody") or any(p["in"] == "query" for p in operation.get("parameters", [])):
             codes.add(400)
         if operation.get("requestBody"):
-            codes.add(415)
+            codes |= {413, 415}
         if operation["security"]:
             codes |= {401, 403}
         if isinstance(self.view, TokenViewBase):
