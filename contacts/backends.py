@@ -34,10 +34,14 @@ def _user_with_permissions_sql(quote: Callable[[str], str]) -> str:
 def user_get_with_permissions(*, user_id: int) -> User | None:
     """The user with this id, its permissions already read (as `has_perm` reads them), in one query.
 
-    None when there is no such user. An API request needs both the user and its permissions;
-    reading them together saves a round trip and the ORM's work on every request.
+    None when there is no such user, an id the key column cannot hold included. An API request needs
+    both the user and its permissions; reading them together saves a round trip and the ORM's work on
+    every request.
     """
     connection = connections[router.db_for_read(User)]
+    lowest, highest = connection.ops.integer_field_range(User._meta.pk.get_internal_type())
+    if not lowest <= user_id <= highest:  # SQLite cannot even bind it
+        return None
     sql = _user_with_permissions_sql(connection.ops.quote_name)
     rows = list(User.objects.db_manager(connection.alias).raw(sql, [user_id, user_id, user_id]))
     if not rows:

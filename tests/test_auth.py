@@ -10,8 +10,10 @@ import redis
 from conftest import PASSWORD, client_for, make_contact, make_user
 from django.conf import settings as django_settings
 from django.core.cache import caches
+from django.core.management import call_command
 from django.db import connection
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from contacts.models import Contact
@@ -20,6 +22,7 @@ pytestmark = pytest.mark.django_db
 
 LOGIN = "/api/auth/token"
 REFRESH = "/api/auth/token/refresh"
+LOGOUT = "/api/auth/logout"
 BAD_CREDENTIALS = {"code": 401, "msg": "找不到指定凭据对应的有效用户", "data": None}
 NOT_AUTHENTICATED = {"code": 401, "msg": "身份认证信息未提供。", "data": None}
 INVALID_TOKEN = {"code": 401, "msg": "此令牌对任何类型的令牌无效", "data": None}
@@ -129,14 +132,21 @@ def test_login_with_a_nul_in_a_field_is_400(anon, reader, field):
     assert body["msg"].startswith(f"{field}: ")
 
 
-def test_refresh_returns_a_new_access_token(anon, reader):
-    """A valid refresh token buys a new, working access token in the same envelope."""
+def test_refresh_returns_a_new_token_pair_and_uses_up_the_old_refresh_token(anon, reader):
+    """A refresh token buys a working access token and a new refresh token, once: a second use is a 401."""
     refresh = login(anon, "reader").json()["data"]["refresh"]
     response = anon.post(REFRESH, {"refresh": refresh}, format="json")
     assert response.status_code == 200
     body = response.json()
-    assert (body["code"], body["msg"], set(body["data"])) == (200, "success", {"access"})
+    assert (body["code"], body["msg"], set(body["data"])) == (200, "success", {"access", "refresh"})
     assert_access_token_for(body["data"]["access"], reader)
+    assert RefreshToken(body["data"]["refresh"])["user_id"] == str(reader.pk)
+
+    again = anon.post(REFRESH, {"refresh": refresh}, format="json")
+    assert again.status_code == 401
+    assert again.json() == {"code": 401, "msg": "令牌已被加入黑名单", "data": None}
+    rotated = anon.post(REFRESH, {"refresh": body["data"]["refresh"]}, format="json")
+    assert rotated.status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -255,7 +265,9 @@ def test_refreshes_count_against_the_address_limit(anon, reader):
     """Token refreshes are throttled per address too: a stolen refresh token cannot be hammered."""
     refresh = str(RefreshToken.for_user(reader))
     for _ in range(10):
-        assert anon.post(REFRESH, {"refresh": refresh}, format="json", REMOTE_ADDR="10.3.0.1").status_code == 200
+        response = anon.post(REFRESH, {"refresh": refresh}, format="json", REMOTE_ADDR="10.3.0.1")
+        assert response.status_code == 200
+        refresh = response.json()["data"]["refresh"]
     assert_throttled(anon.post(REFRESH, {"refresh": refresh}, format="json", REMOTE_ADDR="10.3.0.1"))
 
 
@@ -325,7 +337,7 @@ def _claims(user, **overrides) -> dict:
         "exp": now + 3600,
         "iat": now,
         "jti": uuid.uuid4().hex,
-        "user_id": str(user.pk),
+        "user_id": str(user.pk) if user is not None else None,
         **overrides,
     }
 
@@ -400,6 +412,123 @@ def test_a_valid_token_of_a_deleted_user_is_401(reader):
     assert response.status_code == 401
     assert response.json() == {"code": 401, "msg": "未找到该用户", "data": None}
     assert response["WWW-Authenticate"] == BEARER_CHALLENGE
+
+
+# --- revocation: password change, deactivation, logout -----------------------------------------------
+
+PASSWORD_CHANGED = {"code": 401, "msg": "密码已修改,请重新登录", "data": None}
+BLACKLISTED = {"code": 401, "msg": "令牌已被加入黑名单", "data": None}
+USER_NOT_FOUND = {"code": 401, "msg": "未找到该用户", "data": None}
+
+
+def logged_in(anon: APIClient, username: str = "reader") -> tuple[APIClient, str]:
+    """A client holding the access token of a fresh login, and the refresh token of that login."""
+    tokens = login(anon, username).json()["data"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access']}")
+    return client, tokens["refresh"]
+
+
+def refresh_with(anon: APIClient, refresh: str):
+    return anon.post(REFRESH, {"refresh": refresh}, format="json")
+
+
+@pytest.mark.parametrize("change", ["new password", "unusable password"])
+def test_a_password_change_ends_every_token_issued_before_it(anon, reader, change):
+    """After set_password (what changepassword and the admin do) or an unusable password, old access and
+    refresh tokens are 401 with a clear message, and a login with the new password works."""
+    client, refresh = logged_in(anon)
+    assert client.get("/api/contacts").status_code == 200
+    if change == "new password":
+        reader.set_password("a-new-password-for-reader")
+    else:
+        reader.set_unusable_password()
+    reader.save()
+
+    response = client.get("/api/contacts")
+    assert response.status_code == 401
+    assert response.json() == PASSWORD_CHANGED
+    assert response["WWW-Authenticate"] == BEARER_CHALLENGE
+    assert refresh_with(anon, refresh).json() == PASSWORD_CHANGED
+    if change == "new password":
+        tokens = login(anon, "reader", "a-new-password-for-reader").json()["data"]
+        assert_access_token_for(tokens["access"], reader)
+
+
+def test_deactivation_ends_every_token_and_reactivation_revives_no_refresh_token(anon, reader):
+    """Deactivating a user refuses its tokens at once and blacklists its refresh tokens for good."""
+    client, refresh = logged_in(anon)
+    reader.is_active = False
+    reader.save()
+    assert client.get("/api/contacts").json() == {"code": 401, "msg": "该用户已禁用", "data": None}
+    assert refresh_with(anon, refresh).json() == BLACKLISTED
+
+    reader.is_active = True
+    reader.save()
+    assert refresh_with(anon, refresh).json() == BLACKLISTED
+    assert login(anon, "reader").status_code == 200
+
+
+def test_refreshing_a_deleted_users_token_is_401(anon, reader):
+    """simplejwt's own refresh answered 500 (an unhandled DoesNotExist) here."""
+    _, refresh = logged_in(anon)
+    reader.delete()
+    response = refresh_with(anon, refresh)
+    assert response.status_code == 401
+    assert response.json() == USER_NOT_FOUND
+
+
+@pytest.mark.parametrize("user_id", [str(2**31), str(2**63), str(10**30), "-1", "0"])
+def test_a_token_whose_user_id_no_row_can_hold_is_401(anon, db, user_id):
+    """Access and refresh tokens naming a user id beyond the database's integer are 401, on SQLite too."""
+    for token_type, path in (("access", "/api/contacts"), ("refresh", REFRESH)):
+        claims = {**_claims(None, user_id=user_id, token_type=token_type), "hash_password": "x"}
+        token = jwt.encode(claims, django_settings.SECRET_KEY, algorithm="HS256")
+        if token_type == "access":
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+            response = client.get(path)
+        else:
+            response = refresh_with(anon, token)
+        assert response.status_code == 401, (token_type, response.content)
+        assert response.json() == USER_NOT_FOUND
+
+
+def test_logout_blacklists_the_refresh_token(anon, reader):
+    """POST /api/auth/logout with the refresh token: it can no longer refresh, nor log out twice."""
+    _, refresh = logged_in(anon)
+    response = anon.post(LOGOUT, {"refresh": refresh}, format="json")
+    assert response.status_code == 200
+    assert response.json() == {"code": 200, "msg": "success", "data": {}}
+    assert refresh_with(anon, refresh).json() == BLACKLISTED
+    assert anon.post(LOGOUT, {"refresh": refresh}, format="json").json() == BLACKLISTED
+
+
+@pytest.mark.parametrize("payload", [{}, {"refresh": "not-a-token"}])
+def test_logout_without_a_valid_refresh_token_is_refused(anon, db, payload):
+    """A missing field is a 400 naming it; a token that is not ours is a 401."""
+    response = anon.post(LOGOUT, payload, format="json")
+    if payload:
+        assert response.status_code == 401
+        assert response.json()["msg"]
+    else:
+        assert response.json() == {
+            "code": 400,
+            "msg": "refresh: 该字段是必填项。",
+            "data": {"refresh": ["该字段是必填项。"]},
+        }
+
+
+def test_flushexpiredtokens_removes_expired_tokens_and_their_blacklist_rows(anon, reader):
+    """The scheduled `flushexpiredtokens` (README) keeps the blacklist from growing without end."""
+    _, refresh = logged_in(anon)
+    refresh_with(anon, refresh)
+    assert (OutstandingToken.objects.count(), BlacklistedToken.objects.count()) == (2, 1)
+    OutstandingToken.objects.filter(jti=RefreshToken(refresh, verify=False)["jti"]).update(
+        expires_at=dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    )
+    call_command("flushexpiredtokens")
+    assert (OutstandingToken.objects.count(), BlacklistedToken.objects.count()) == (1, 0)
 
 
 # --- permissions -----------------------------------------------------------------------------------

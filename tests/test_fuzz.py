@@ -45,6 +45,7 @@ checks.negative_data_rejection.enabled = false
 OPERATIONS = [
     ("POST", "/api/auth/token"),
     ("POST", "/api/auth/token/refresh"),
+    ("POST", "/api/auth/logout"),
     ("GET", "/api/contacts"),
     ("POST", "/api/contacts"),
     ("GET", "/api/contacts/{id}"),

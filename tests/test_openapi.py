@@ -30,18 +30,26 @@ from contacts.models import Contact, ReplyStatus
 pytestmark = pytest.mark.django_db
 
 SUCCESS_AND_ERRORS = {
-    "auth_token_create": {"200", "400", "401", "406", "415", "429", "500", "503"},
-    "auth_token_refresh_create": {"200", "400", "401", "406", "415", "429", "500", "503"},
+    "auth_token_create": {"200", "400", "401", "406", "413", "415", "429", "500", "503"},
+    "auth_token_refresh_create": {"200", "400", "401", "406", "413", "415", "429", "500", "503"},
+    "auth_logout_create": {"200", "400", "401", "406", "413", "415", "429", "500", "503"},
     "contacts_list": {"200", "400", "401", "403", "406", "500", "503"},
-    "contacts_create": {"201", "400", "401", "403", "406", "415", "500", "503"},
+    "contacts_create": {"201", "400", "401", "403", "406", "413", "415", "500", "503"},
     "contacts_retrieve": {"200", "401", "403", "404", "406", "500", "503"},
-    "contacts_partial_update": {"200", "400", "401", "403", "404", "406", "415", "500", "503"},
-    "contacts_export_retrieve": {"200", "400", "401", "403", "406", "500", "503"},
+    "contacts_partial_update": {"200", "400", "401", "403", "404", "406", "413", "415", "500", "503"},
+    "contacts_export_retrieve": {"200", "400", "401", "403", "406", "429", "500", "503"},
     "health_retrieve": {"200", "406", "500", "503"},
     "schema_retrieve": {"200", "406", "500"},
     "exports_download": {"200", "403", "404"},
 }
-PUBLIC = {"auth_token_create", "auth_token_refresh_create", "health_retrieve", "schema_retrieve", "exports_download"}
+PUBLIC = {
+    "auth_token_create",
+    "auth_token_refresh_create",
+    "auth_logout_create",
+    "health_retrieve",
+    "schema_retrieve",
+    "exports_download",
+}
 FILTERS = [
     "account_id",
     "end_date",
@@ -129,6 +137,7 @@ def test_every_endpoint_is_documented_with_its_login_requirement(document):
     assert {name: (method, path) for name, (method, path, _) in found.items()} == {
         "auth_token_create": ("POST", "/api/auth/token"),
         "auth_token_refresh_create": ("POST", "/api/auth/token/refresh"),
+        "auth_logout_create": ("POST", "/api/auth/logout"),
         "contacts_list": ("GET", "/api/contacts"),
         "contacts_create": ("POST", "/api/contacts"),
         "contacts_retrieve": ("GET", "/api/contacts/{id}"),
@@ -263,21 +272,20 @@ def test_real_answers_of_the_contacts_resource_match_the_schema(document, seeded
         assert_answer_matches_schema(document, method, path, response)
 
 
-def test_real_answers_of_login_refresh_health_and_export_match_the_schema(document, seeded, admin_user, anon):
-    """Login, refresh (and their throttle), health and the export answer exactly as documented."""
+def test_real_answers_of_login_refresh_logout_health_and_export_match_the_schema(document, seeded, admin_user, anon):
+    """Login, refresh, logout (and their throttle), health and the export answer exactly as documented."""
     exporter = client_for(admin_user)
     login = anon.post("/api/auth/token", {"username": "boss", "password": "correct-horse-battery-staple"})
     export = exporter.get("/api/contacts/export", {"reply_status": "未回复"})
+    refresh = anon.post("/api/auth/token/refresh", {"refresh": login.json()["data"]["refresh"]})
     checks = [
         ("POST", "/api/auth/token", login),
         ("POST", "/api/auth/token", anon.post("/api/auth/token", {"username": "boss", "password": "wrong"})),
         ("POST", "/api/auth/token", anon.post("/api/auth/token", {"username": "boss"})),
-        (
-            "POST",
-            "/api/auth/token/refresh",
-            anon.post("/api/auth/token/refresh", {"refresh": login.json()["data"]["refresh"]}),
-        ),
+        ("POST", "/api/auth/token/refresh", refresh),
         ("POST", "/api/auth/token/refresh", anon.post("/api/auth/token/refresh", {"refresh": "nonsense"})),
+        ("POST", "/api/auth/logout", anon.post("/api/auth/logout", {"refresh": refresh.json()["data"]["refresh"]})),
+        ("POST", "/api/auth/logout", anon.post("/api/auth/logout", {"refresh": refresh.json()["data"]["refresh"]})),
         ("GET", "/api/health", anon.get("/api/health")),
         ("GET", "/api/contacts/export", export),
         ("GET", "/api/contacts/export", exporter.get("/api/contacts/export", {"ordering": "name"})),
@@ -288,7 +296,7 @@ def test_real_answers_of_login_refresh_health_and_export_match_the_schema(docume
         ),
     ]
     statuses = [response.status_code for _, _, response in checks]
-    assert statuses == [200, 401, 400, 200, 401, 200, 200, 400, 403]
+    assert statuses == [200, 401, 400, 200, 401, 200, 401, 200, 200, 400, 403]
     for method, path, response in checks:
         assert_answer_matches_schema(document, method, path, response)
 

@@ -31,7 +31,8 @@ from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
 API_DESCRIPTION = f"""联系记录服务的接口。
 
 - 登录:`POST /api/auth/token` 取得 `access` 与 `refresh`;除 health、auth、schema 与导出文件下载外都要带
-  `Authorization: Bearer <access>`。`access` 过期后用 `POST /api/auth/token/refresh` 换新的。
+  `Authorization: Bearer <access>`。`access` 过期后用 `POST /api/auth/token/refresh` 换一对新的(旧的 `refresh`
+  随即作废);`POST /api/auth/logout` 退出。修改密码或停用账号后,之前签发的 token 全部失效。
 - 每个回答(成功或失败)都是 JSON `{{"code", "msg", "data"}}`,HTTP 状态码等于 `code`;成功时 `msg` 为
   `{SUCCESS}`。400 的 `msg` 指出参数与问题,`data` 按字段列出错误。不支持的方法一律 405。
 - 查询参数的值为空(如 `start_date=`)与不传相同;未知参数被忽略。
@@ -54,16 +55,29 @@ ERRORS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "记录或接口不存在。"),
     405: ("MethodNotAllowed", "接口不支持该请求方法。"),
     406: ("NotAcceptable", "`Accept` 要求的格式无法提供(接口只返回 JSON)。"),
-    415: ("UnsupportedMediaType", "请求体格式不受支持(可用 JSON、表单或 multipart)。"),
     413: ("PayloadTooLarge", "请求体超过上限(`REQUEST_BODY_MAX_BYTES`,默认 1 MiB)。"),
-    429: ("TooManyRequests", "登录尝试过于频繁;`Retry-After` 给出需等待的秒数。"),
+    415: ("UnsupportedMediaType", "请求体格式不受支持(可用 JSON、表单或 multipart)。"),
+    429: (
+        "TooManyRequests",
+        "登录尝试过于频繁,或导出超过每人的并发或 24 小时次数上限;`Retry-After` 给出需等待的秒数。",
+    ),
     500: ("ServerError", "服务器内部错误(详情只写入服务端日志)。"),
     503: ("ServiceUnavailable", "数据库暂时不可用,请稍后重试。"),
 }
 
+# Actions refused with 429 past a per-user quota (see contacts/exports.py).
+QUOTA_LIMITED_ACTIONS = {"export"}
+
 OPERATIONS = {
     "auth_token_create": ("登录", "用户名和密码换取 `access`(放进 `Authorization: Bearer …`)与 `refresh`。不需登录。"),
-    "auth_token_refresh_create": ("刷新 access", "用 `refresh` 换一个新的 `access`。不需登录。"),
+    "auth_token_refresh_create": (
+        "刷新 token",
+        "用 `refresh` 换一对新的 `access` 与 `refresh`;旧的 `refresh` 随即作废,再用是 401。不需登录头。",
+    ),
+    "auth_logout_create": (
+        "退出登录",
+        "把给出的 `refresh` 加入黑名单,之后不能再用它刷新;手里的 `access` 到期自然失效。不需登录头。",
+    ),
     "contacts_list": ("查询联系记录列表", "需要 `contacts.view_contact` 权限。未知参数被忽略。"),
     "contacts_create": ("新增联系记录", "Worker 上报新联系人。需要 `contacts.add_contact` 权限。"),
     "contacts_retrieve": ("查看一条联系记录", "需要 `contacts.view_contact` 权限。"),
@@ -313,6 +327,20 @@ class HealthViewExtension(OpenApiViewExtension):
                 return super().get(request)
 
         return DocumentedHealthView
+
+
+class LogoutViewExtension(OpenApiViewExtension):
+    target_class = "contacts.api.views.LogoutView"
+
+    def view_replacement(self) -> type:
+        class DocumentedLogoutView(self.target_class):
+            @extend_schema(
+                responses=OpenApiResponse({"type": "object", "maxProperties": 0}, description="已退出"),
+            )
+            def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+                return super().post(request, *args, **kwargs)
+
+        return DocumentedLogoutView
 
 
 class EnvelopeAutoSchema(AutoSchema):

@@ -20,6 +20,7 @@ router.register("contacts", views.ContactViewSet, basename="contact")
 urlpatterns = [
     re_path(r"^auth/token/?$", views.LoginView.as_view(), name="token"),
     re_path(r"^auth/token/refresh/?$", views.RefreshView.as_view(), name="token-refresh"),
+    re_path(r"^auth/logout/?$", views.LogoutView.as_view(), name="logout"),
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
     re_path(r"^schema/?$", SchemaView.as_view(), name="api-schema"),
     re_path(r"^docs/?$", DocsView.as_view(url_name="api-schema"), name="api-docs"),

@@ -20,11 +20,21 @@ from .pagination import ContactPagination
 from .permissions import CanExportContacts
 from .serializers import ContactSerializer
 from .throttles import FirstRefusalThrottling, LoginAddressThrottle, LoginUsernameThrottle
+from .tokens import RotatingRefreshSerializer
 
 
 class ExportRefused(exceptions.APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_code = "export_too_large"
+
+
+class ExportQuotaRefused(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "export_quota"
+
+    def __init__(self, detail: str, *, wait: int) -> None:
+        super().__init__(detail)
+        self.wait = wait
 
 
 class ExportServerError(exceptions.APIException):
@@ -82,6 +92,8 @@ class ContactViewSet(
             raise ExportRefused(
                 f"符合条件的记录有 {exc.rows} 条,超过单次导出上限 {exc.limit} 条,请缩小日期范围后重试"
             ) from None
+        except ExportQuotaExceeded as exc:
+            raise ExportQuotaRefused(str(exc), wait=exc.retry_after) from None
         except ExportFailed:
             raise ExportServerError() from None
         return Response(
