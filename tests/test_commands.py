@@ -157,3 +157,22 @@ def test_ensure_admin_explains_a_plain_user_named_admin_instead_of_crashing(monk
         ensure_admin()
     admin = User.objects.get()
     assert (admin.is_superuser, admin.check_password("kept-password-1")) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("password", "problem"),
+    [
+        ("admin", "This password is too short. It must contain at least 8 characters."),
+        ("password", "This password is too common."),
+        ("1234567890", "This password is entirely numeric."),
+        ("admin2026", "The password is too similar to the username."),
+    ],
+)
+def test_ensure_admin_refuses_a_weak_password_from_the_environment(monkeypatch, password, problem):
+    """DJANGO_SUPERUSER_PASSWORD goes through Django's password validators; a weak one creates no account."""
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", password)
+    with pytest.raises(CommandError) as refused:
+        ensure_admin()
+    assert str(refused.value).startswith("DJANGO_SUPERUSER_PASSWORD is refused: ")
+    assert problem in str(refused.value)
+    assert not User.objects.exists()

@@ -2,7 +2,12 @@ import os
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import translation
+
+USERNAME = "admin"
 
 
 class Command(BaseCommand):
@@ -13,15 +18,27 @@ class Command(BaseCommand):
         if users.filter(is_superuser=True).exists():
             self.stdout.write("An admin account exists already.")
             return
-        if users.filter(username="admin").exists():
+        if users.filter(username=USERNAME).exists():
             raise CommandError(
                 "A user `admin` exists but is not a superuser: make it one in the database, "
                 "or create a superuser with `manage.py createsuperuser`."
             )
-        password = os.environ.get("DJANGO_SUPERUSER_PASSWORD") or secrets.token_urlsafe(12)
-        users.create_superuser(username="admin", password=password)
-        if os.environ.get("DJANGO_SUPERUSER_PASSWORD"):
+        chosen = os.environ.get("DJANGO_SUPERUSER_PASSWORD")
+        if chosen:
+            try:
+                with translation.override("en"):  # the command speaks English throughout
+                    validate_password(chosen, user=get_user_model()(username=USERNAME))
+            except ValidationError as exc:
+                raise CommandError(
+                    "DJANGO_SUPERUSER_PASSWORD is refused: " + " ".join(exc.messages) + " Choose a stronger one, "
+                    "or leave it unset to have a random password generated and shown once."
+                ) from None
+        password = chosen or secrets.token_urlsafe(12)
+        users.create_superuser(username=USERNAME, password=password)
+        if chosen:
             self.stdout.write("Created the admin account `admin` with DJANGO_SUPERUSER_PASSWORD.")
         else:
             self.stdout.write(f"Created the admin account `admin` with the password: {password}")
-            self.stdout.write("It is shown this once; change it in /admin/ or with `manage.py changepassword admin`.")
+            self.stdout.write(
+                "It is shown this once; change it at /admin/password_change/ or with `manage.py changepassword admin`."
+            )
