@@ -240,3 +240,9 @@ SECURE_REDIRECT_EXEMPT = [r"^api/health/?$"]
 EXPORT_MAX_ROWS = env.int("EXPORT_MAX_ROWS", default=1_048_575)
 EXPORT_LINK_TTL_SECONDS = env.int("EXPORT_LINK_TTL_SECONDS", default=3600)
 EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
+# What one user may export (at once, and in any 24 hours) and what all exports together may take on disk.
+EXPORT_CONCURRENT_PER_USER = env.int("EXPORT_CONCURRENT_PER_USER", default=2)
+EXPORT_DAILY_PER_USER = env.int("EXPORT_DAILY_PER_USER", default=50)
+EXPORT_STORAGE_MAX_BYTES = env.int("EXPORT_STORAGE_MAX_BYTES", default=5 * 1024**3)
+# gunicorn's worker timeout (gunicorn.conf.py reads it too): no request, an export included, outlives it.
+REQUEST_TIMEOUT_SECONDS = env.int("GUNICORN_TIMEOUT", default=900)

@@ -4,7 +4,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from .exports import ExportFailed, ExportTooLarge, contact_export_create, export_link_sign
+from .exports import ExportFailed, ExportQuotaExceeded, ExportTooLarge, contact_export_create, export_link_sign
 from .filters import DEFAULT_ORDERING, ContactFilterSet
 from .models import Contact, ContactExport
 
@@ -55,6 +55,9 @@ class ContactAdmin(admin.ModelAdmin):
             self.message_user(
                 request, f"所选 {exc.rows} 条超过单次导出上限 {exc.limit} 条,请减少所选记录", messages.ERROR
             )
+            return
+        except ExportQuotaExceeded as exc:
+            self.message_user(request, str(exc), messages.ERROR)
             return
         except ExportFailed:
             self.message_user(request, "导出失败,请稍后重试", messages.ERROR)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 import re
 import secrets
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.core import signing
 from django.core.exceptions import ImproperlyConfigured
@@ -55,6 +57,10 @@ SCRATCH_RE = re.compile(r"\.(contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.xlsx
 SCRATCH_MAX_AGE = dt.timedelta(days=1)
 
 FETCH_CHUNK_ROWS = 5000
+# The daily limit counts the exports of the last 24 hours. A request refused for the exports it has running
+# is told to retry after RUNNING_RETRY_SECONDS: when they will end is not known.
+QUOTA_WINDOW = dt.timedelta(hours=24)
+RUNNING_RETRY_SECONDS = 30
 _LINK_SALT = "contacts.exports.download-link"
 
 
@@ -64,6 +70,14 @@ class ExportFailed(ExportError):
     def __init__(self, export: ContactExport) -> None:
         super().__init__(f"export {export.filename} failed")
         self.export = export
+
+
+class ExportQuotaExceeded(ExportError):
+    """The user has as many exports running, or has made as many in 24 hours, as the settings allow."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ExportLinkInvalid(ExportError):
@@ -194,14 +208,50 @@ def _failure_text(exc: BaseException) -> str:
     return text
 
 
+def _export_quota_check(*, user: AbstractBaseUser, at: dt.datetime) -> None:
+    """Raise ExportQuotaExceeded when the user may not start another export now.
+
+    Called in the transaction that records the new export, with the user's row locked (SQLite's
+    transactions here take the write lock at their start), so that racing requests count each other.
+    """
+    list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
+    mine = ContactExport.objects.filter(user=user)
+    # A worker is killed after GUNICORN_TIMEOUT: an export "running" longer than that was a dead one's.
+    alive_since = at - dt.timedelta(seconds=settings.REQUEST_TIMEOUT_SECONDS)
+    running = mine.filter(status=ContactExport.Status.RUNNING, created_at__gt=alive_since).count()
+    limit = settings.EXPORT_CONCURRENT_PER_USER
+    if running >= limit:
+        raise ExportQuotaExceeded(
+            f"已有 {running} 个导出正在进行,每人最多同时 {limit} 个,请稍后重试", retry_after=RUNNING_RETRY_SECONDS
+        )
+    window_start = at - QUOTA_WINDOW
+    made = list(
+        mine.filter(
+            status__in=[ContactExport.Status.RUNNING, ContactExport.Status.SUCCEEDED], created_at__gt=window_start
+        )
+        .order_by("created_at")
+        .values_list("created_at", flat=True)
+    )
+    limit = settings.EXPORT_DAILY_PER_USER
+    if len(made) >= limit:
+        # One more is allowed once this many of the oldest have left the window.
+        wait = max(1, math.ceil((made[len(made) - limit] - window_start).total_seconds()))
+        raise ExportQuotaExceeded(f"24 小时内每人最多导出 {limit} 次,请 {wait} 秒后重试", retry_after=wait)
+
+
 def _export_record_start(
     *, user: AbstractBaseUser | AnonymousUser | None, source: str, filters: Mapping[str, str], at: dt.datetime
 ) -> ContactExport:
-    """The history row, created first: it reserves a file name no other export can take."""
+    """The history row, created first: it reserves a file name no other export can take.
+
+    Raises ExportQuotaExceeded, recording nothing, past the user's limits.
+    """
     username = user.get_username() if user is not None else ""
     for _ in range(5):
         try:
             with transaction.atomic():
+                if user is not None and user.is_authenticated:
+                    _export_quota_check(user=user, at=at)
                 return ContactExport.objects.create(
                     user=user if user is not None and user.is_authenticated else None,
                     username=username,
@@ -304,7 +354,21 @@ def contact_export_create(
         raise
     _export_record_finish(export, started, status=ContactExport.Status.SUCCEEDED, rows=rows, size=size)
     logger.info("export %s: %d rows, %d bytes, %d ms", export.filename, rows, size, export.duration_ms)
+    _storage_cap_keep(newest=export.filename)
     return export
+
+
+def _storage_cap_keep(*, newest: str) -> None:
+    """Hold the exports folder to EXPORT_STORAGE_MAX_BYTES, oldest files first; the new export stands
+    whatever happens here."""
+    try:
+        purged = exports_storage_trim(max_bytes=settings.EXPORT_STORAGE_MAX_BYTES, keep=newest)
+    except (OSError, DatabaseError) as exc:
+        logger.error("export %s: holding the exports folder to its cap failed: %s", newest, type(exc).__name__)
+        return
+    if purged:
+        freed = sum(item.size for item in purged)
+        logger.info("exports folder over its cap: removed the %d oldest exports, %d bytes", len(purged), freed)
 
 
 def _export_record_finish(
@@ -324,6 +388,41 @@ def _export_record_finish(
 # Purge ------------------------------------------------------------------------------------------
 
 
+@contextmanager
+def _opened_folder(path: Path) -> Iterator[int]:
+    folder = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        yield folder
+    finally:
+        os.close(folder)
+
+
+def _export_files(folder: int) -> Iterator[tuple[str, os.stat_result, bool]]:
+    """(name, stat, is scratch) of each regular file directly in `folder` named like an export or its
+    scratch files, in name order: links and anything else are never touched or followed."""
+    with os.scandir(folder) as entries:
+        names = sorted(entry.name for entry in entries)
+    for name in names:
+        scratch = SCRATCH_RE.fullmatch(name) is not None
+        if not scratch and not FILENAME_RE.fullmatch(name):
+            continue
+        try:
+            info = os.stat(name, dir_fd=folder, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISREG(info.st_mode):
+            yield name, info, scratch
+
+
+def _removed(folder: int, name: str) -> bool:
+    """Remove `name`; False when it was already gone (another purge got there first)."""
+    try:
+        os.unlink(name, dir_fd=folder)
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def exports_purge(*, days: int, dry_run: bool = False, now: dt.datetime | None = None) -> list[PurgedFile]:
     """Remove exports older than `days` days and scratch files older than a day; return them.
 
@@ -341,31 +440,38 @@ def exports_purge(*, days: int, dry_run: bool = False, now: dt.datetime | None =
     export_cutoff = now.timestamp() - days * 86400
     scratch_cutoff = now.timestamp() - SCRATCH_MAX_AGE.total_seconds()
     purged: list[PurgedFile] = []
-    folder = os.open(folder_path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        with os.scandir(folder) as entries:
-            names = sorted(entry.name for entry in entries)
-        for name in names:
-            scratch = SCRATCH_RE.fullmatch(name) is not None
-            if not scratch and not FILENAME_RE.fullmatch(name):
+    with _opened_folder(folder_path) as folder:
+        for name, info, scratch in _export_files(folder):
+            if info.st_mtime >= (scratch_cutoff if scratch else export_cutoff):
                 continue
-            try:
-                info = os.stat(name, dir_fd=folder, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            cutoff = scratch_cutoff if scratch else export_cutoff
-            if not stat.S_ISREG(info.st_mode) or info.st_mtime >= cutoff:
-                continue
-            if not dry_run:
-                try:
-                    os.unlink(name, dir_fd=folder)
-                except FileNotFoundError:
-                    continue
-            purged.append(PurgedFile(name=name, size=info.st_size, scratch=scratch))
-    finally:
-        os.close(folder)
+            if dry_run or _removed(folder, name):
+                purged.append(PurgedFile(name=name, size=info.st_size, scratch=scratch))
     if not dry_run:
         _purge_record(purged, now)
+    return purged
+
+
+def exports_storage_trim(*, max_bytes: int, keep: str = "") -> list[PurgedFile]:
+    """Remove the oldest finished exports until all of them together take at most `max_bytes`.
+
+    `keep` (the export just written) is never removed, even alone over the cap. History rows of
+    removed exports are marked purged; their links answer 404. Returns what was removed.
+    """
+    purged: list[PurgedFile] = []
+    with _opened_folder(exports_dir()) as folder:
+        finished = sorted(
+            (info.st_mtime, name, info.st_size) for name, info, scratch in _export_files(folder) if not scratch
+        )
+        total = sum(size for _, _, size in finished)
+        for _, name, size in finished:
+            if total <= max_bytes:
+                break
+            if name == keep:
+                continue
+            if _removed(folder, name):
+                purged.append(PurgedFile(name=name, size=size, scratch=False))
+            total -= size
+    _purge_record(purged, timezone.now())
     return purged
 
 

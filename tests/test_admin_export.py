@@ -114,6 +114,17 @@ def test_too_many_selected_rows_give_an_error_message_and_no_file(exporter_admin
     assert folder_names() == []
 
 
+def test_the_daily_export_limit_holds_in_the_admin_too(exporter_admin, contacts, settings):
+    """The admin action counts against the same per-user quota as the API, and says so."""
+    settings.EXPORT_DAILY_PER_USER = 1
+    run_action(exporter_admin, contacts)
+    response = run_action(exporter_admin, contacts)
+    message = next(iter(response.context["messages"]))
+    assert message.level_tag == "error"
+    assert re.fullmatch(r"24 小时内每人最多导出 1 次,请 \d+ 秒后重试", str(message))
+    assert len(folder_names()) == 1
+
+
 def test_the_export_history_is_read_only_in_the_admin(admin_user, contacts):
     """Even a superuser can list and read export records but not add, change or delete them."""
     client = Client()

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import errno
+import os
 import re
 import threading
 import time
@@ -408,6 +409,107 @@ def test_two_exports_in_the_same_second_get_two_files(export_api, contacts, monk
     assert first != second
     assert FILENAME.fullmatch(first).group(1) == FILENAME.fullmatch(second).group(1)
     assert folder_names() == sorted([first, second])
+
+
+# --- quotas: per user, and the exports folder as a whole ---------------------------------------------
+
+
+@pytest.fixture
+def frozen_now(monkeypatch) -> dt.datetime:
+    now = timezone.now().replace(microsecond=0)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    return now
+
+
+def past_export(user: User, status: str, *, ago: dt.timedelta, now: dt.datetime) -> ContactExport:
+    return ContactExport.objects.create(
+        user=user,
+        username=user.username,
+        status=status,
+        filename=exports.export_filename_new(at=now - ago),
+        created_at=now - ago,
+    )
+
+
+def assert_quota_refused(client, msg: str, retry_after: int) -> None:
+    records = ContactExport.objects.count()
+    response = client.get("/api/contacts/export")
+    assert response.status_code == 429
+    assert response.json() == {"code": 429, "msg": msg, "data": None}
+    assert response["Retry-After"] == str(retry_after)
+    assert ContactExport.objects.count() == records
+    assert folder_names() == []
+
+
+def test_a_user_with_two_exports_running_is_refused_a_third_with_429(export_api, exporter, contacts, frozen_now):
+    """EXPORT_CONCURRENT_PER_USER (2): past it a 429 envelope with Retry-After, and nothing recorded or written."""
+    for minutes in (1, 2):
+        past_export(exporter, ContactExport.Status.RUNNING, ago=dt.timedelta(minutes=minutes), now=frozen_now)
+    assert_quota_refused(export_api, "已有 2 个导出正在进行,每人最多同时 2 个,请稍后重试", 30)
+    other = client_for(make_user("colleague", "contacts.view_contact", "contacts.export_contact"))
+    assert other.get("/api/contacts/export").status_code == 200
+
+
+def test_an_export_running_past_the_request_timeout_no_longer_counts(export_api, exporter, contacts, frozen_now):
+    """A history row left "running" by a killed worker does not block its user for ever."""
+    for seconds in (901, 5000):
+        past_export(exporter, ContactExport.Status.RUNNING, ago=dt.timedelta(seconds=seconds), now=frozen_now)
+    assert export_api.get("/api/contacts/export").status_code == 200
+
+
+def test_the_daily_limit_counts_the_last_24_hours_and_says_when_to_retry(
+    export_api, exporter, contacts, settings, frozen_now
+):
+    """EXPORT_DAILY_PER_USER exports in 24 hours; Retry-After is when the oldest of them leaves the window."""
+    settings.EXPORT_DAILY_PER_USER = 3
+    for hours in (23, 2, 1):
+        past_export(exporter, ContactExport.Status.SUCCEEDED, ago=dt.timedelta(hours=hours), now=frozen_now)
+    assert_quota_refused(export_api, "24 小时内每人最多导出 3 次,请 3600 秒后重试", 3600)
+
+
+def test_exports_that_failed_or_left_the_window_do_not_count_against_the_day(
+    export_api, exporter, contacts, settings, frozen_now
+):
+    """Failed exports and those older than 24 hours leave the daily quota alone."""
+    settings.EXPORT_DAILY_PER_USER = 2
+    past_export(exporter, ContactExport.Status.SUCCEEDED, ago=dt.timedelta(hours=25), now=frozen_now)
+    for minutes in (1, 2, 3):
+        past_export(exporter, ContactExport.Status.FAILED, ago=dt.timedelta(minutes=minutes), now=frozen_now)
+    past_export(exporter, ContactExport.Status.SUCCEEDED, ago=dt.timedelta(hours=1), now=frozen_now)
+    assert export_api.get("/api/contacts/export").status_code == 200
+    assert export_api.get("/api/contacts/export").status_code == 429
+
+
+def aged(filename: str, hours: int) -> Path:
+    path = exports_folder() / filename
+    moment = time.time() - hours * 3600
+    os.utime(path, (moment, moment))
+    return path
+
+
+def test_past_the_storage_cap_the_oldest_exports_are_removed_first(export_api, contacts, settings):
+    """EXPORT_STORAGE_MAX_BYTES: a new export removes the oldest files until all fit; their links answer 404."""
+    oldest, older = (export(export_api)[1]["data"] for _ in range(2))
+    size = aged(oldest["filename"], 3).stat().st_size
+    aged(older["filename"], 2)
+    (exports_folder() / "notes.txt").write_bytes(b"x" * 10 * size)
+    settings.EXPORT_STORAGE_MAX_BYTES = 2 * size + size // 2
+    newest = export(export_api)[1]["data"]
+
+    assert folder_names() == sorted([older["filename"], newest["filename"], "notes.txt"])
+    assert ContactExport.objects.get(filename=oldest["filename"]).purged_at is not None
+    assert ContactExport.objects.filter(purged_at__isnull=False).count() == 1
+    assert export_api.get(oldest["download_url"]).status_code == 404
+    assert export_api.get(newest["download_url"]).status_code == 200
+
+
+def test_the_new_export_stands_even_alone_over_the_storage_cap(export_api, contacts, settings):
+    """A cap smaller than one file keeps the newest file only, never none."""
+    settings.EXPORT_STORAGE_MAX_BYTES = 1
+    first = export(export_api)[1]["data"]["filename"]
+    aged(first, 1)
+    second = export(export_api)[1]["data"]["filename"]
+    assert folder_names() == [second]
 
 
 @pytest.mark.slow

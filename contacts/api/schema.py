@@ -396,7 +396,7 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.add(401)
         if any(parameter["in"] == "path" for parameter in operation.get("parameters", [])):
             codes.add(404)
-        if self.view.get_throttles():
+        if self.view.get_throttles() or getattr(self.view, "action", None) in QUOTA_LIMITED_ACTIONS:
             codes.add(429)
         return codes
 

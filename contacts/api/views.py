@@ -8,9 +8,9 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
-from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
+from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
-from contacts.exports import ExportFailed, contact_export_create, export_link_sign
+from contacts.exports import ExportFailed, ExportQuotaExceeded, contact_export_create, export_link_sign
 from contacts.filters import DEFAULT_ORDERING, ContactFilterSet
 from contacts.models import Contact
 from contacts.workbook import ExportTooLarge
@@ -47,6 +47,13 @@ class LoginView(FirstRefusalThrottling, TokenObtainPairView):
 
 
 class RefreshView(TokenRefreshView):
+    serializer_class = RotatingRefreshSerializer
+    throttle_classes = [LoginAddressThrottle]
+
+
+class LogoutView(TokenBlacklistView):
+    """Logout: the refresh token given is blacklisted; the access token in hand expires on its own."""
+
     throttle_classes = [LoginAddressThrottle]
 
 
