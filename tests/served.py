@@ -134,13 +134,23 @@ class Reply:
 
 
 def call(
-    port: int, method: str, path: str, *, token: str = "", payload: dict | None = None, timeout: float = 60
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str = "",
+    payload: dict | None = None,
+    body: bytes | None = None,
+    timeout: float = 60,
 ) -> Reply:
-    """One HTTP request on a new connection (sync workers close every connection anyway)."""
+    """One HTTP request on a new connection (sync workers close every connection anyway).
+
+    `payload` is sent as JSON; `body`, bytes sent as they are, is labelled JSON too.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body = None
     if payload is not None:
         body = json.dumps(payload).encode()
+    if body is not None:
         headers["Content-Type"] = "application/json"
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
