@@ -1,16 +1,44 @@
-"""Issue 9 against the served gunicorn, as an attacker meets it.
+"""Issue 9 against the served gunicorn, as an attacker meets it: raw requests over a socket.
 
 gunicorn trusts no forwarded header, so only Django's settings let a proxy set the scheme and host
-of a download link.
+of a download link; and no log line can be forged with control characters.
 """
 
+import contextlib
 import http.client
 import json
+import os
+import socket
+import unicodedata
+from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from served import PASSWORD, Reply, prepare_database, served, service_env, suite_database
 
 pytestmark = pytest.mark.slow
+
+CHINESE = "产品经理"  # text that is no personal data
+UNSAFE_CATEGORIES = {"Cc", "Zl", "Zp", "Cf"}
+
+# The served app with one middleware more: a request carrying `X-Log-The-Path` has its decoded path
+# logged through the service's logging (settings.LOGGING), as any code of the service that logged a
+# path would. The service itself logs no text a client chose.
+OVERLAY_SETTINGS = """from boss_dp.settings import *  # noqa: F403
+
+MIDDLEWARE = [*MIDDLEWARE, "path_logging.log_the_path"]  # noqa: F405
+"""
+OVERLAY_MIDDLEWARE = """import logging
+
+
+def log_the_path(get_response):
+    def middleware(request):
+        if "HTTP_X_LOG_THE_PATH" in request.META:
+            logging.getLogger("contacts.api").warning("requested %s", request.path)
+        return get_response(request)
+
+    return middleware
+"""
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +52,19 @@ def database(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(database):
-    """The service with DJANGO_HTTPS=0 (no proxy in front)."""
+    """The service with DJANGO_HTTPS=0 (no proxy in front), and the path-logging middleware."""
     env, tmp_path = database
-    env = {**env, "DJANGO_HTTPS": "0", "WEB_CONCURRENCY": "2"}
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "hardening_settings.py").write_text(OVERLAY_SETTINGS)
+    (overlay / "path_logging.py").write_text(OVERLAY_MIDDLEWARE)
+    env = {
+        **env,
+        "DJANGO_HTTPS": "0",
+        "DJANGO_SETTINGS_MODULE": "hardening_settings",
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(overlay), os.environ.get("PYTHONPATH")])),
+        "WEB_CONCURRENCY": "2",
+    }
     with served(env, tmp_path / "logs") as gunicorn:
         yield gunicorn
 
@@ -43,6 +81,20 @@ def https_server(database):
     }
     with served(env, tmp_path / "https-logs") as gunicorn:
         yield gunicorn
+
+
+def exchange(port: int, request: bytes) -> Reply:
+    """Send `request` as it is on a new connection and read the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
+        connection.sendall(request)
+        received = b""
+        with contextlib.suppress(ConnectionResetError):
+            while chunk := connection.recv(65536):
+                received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in header_lines)
+    return Reply(int(status_line.split(" ")[1]), {k.lower(): v for k, v in headers.items()}, body)
 
 
 def get(port: int, path: str, headers: dict[str, str]) -> Reply:
@@ -65,6 +117,21 @@ def login(port: int, headers: dict[str, str]) -> str:
         return json.loads(response.read())["data"]["access"]
     finally:
         connection.close()
+
+
+def lines_since(log: Path, mark: int) -> list[str]:
+    """The lines written to `log` after it was `mark` bytes long, split at newlines only.
+
+    gunicorn writes a request's log lines before it closes the connection, so they are there once
+    `exchange` returns.
+    """
+    return log.read_bytes()[mark:].decode("utf-8").split("\n")[:-1]
+
+
+def unsafe_characters(log: Path) -> list[str]:
+    """Every character of the log that could break or disguise a line, but the newlines ending its lines."""
+    text = log.read_text(encoding="utf-8")
+    return [char for char in text if unicodedata.category(char) in UNSAFE_CATEGORIES and char != "\n"]
 
 
 # 9. forwarded headers ----------------------------------------------------------------------------
@@ -98,3 +165,51 @@ def test_behind_a_tls_proxy_its_headers_make_the_download_link_https(https_serve
     assert data["download_url"].startswith(f"https://contacts.example.com/media/exports/{data['filename']}?")
     # Without the proxy's word the request is plain http, which DJANGO_HTTPS=1 redirects.
     assert get(https_server.port, "/api/contacts/export", {"Authorization": f"Bearer {token}"}).status == 301
+
+
+# 10. one line per log message --------------------------------------------------------------------
+
+
+def test_a_path_with_control_characters_leaves_one_escaped_access_log_line(server):
+    """The attacker's path with an encoded newline and ESC is one access-log line, the characters escaped."""
+    mark = server.access_log.stat().st_size
+    reply = exchange(server.port, b"GET /media/exports/a%0aFORGED%1b[2J HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    assert reply.status == 404
+    [line] = lines_since(server.access_log, mark)
+    assert '"GET /media/exports/a\\nFORGED\\x1b[2J HTTP/1.1" 404 ' in line
+    assert unsafe_characters(server.access_log) == []
+    assert unsafe_characters(server.error_log) == []
+
+
+def test_refused_requests_with_control_characters_leave_no_raw_control_character(server):
+    """Request lines and headers gunicorn refuses for their control characters are logged escaped, one line each."""
+    refused = [
+        b"GET /a\x1b[2J\x85FORGED HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /a\xe2\x80\xa8\xe2\x80\xaeFORGED HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-\x1b[2JFORGED: 1\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\n\x1b[2J\x85FORGED\r\n\r\n",
+        b"GET /a HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Value: \x1b[2J\x0bFORGED\r\n\r\n",
+    ]
+    mark = server.error_log.stat().st_size
+    for request in refused:
+        assert exchange(server.port, request).status == 400
+    lines = lines_since(server.error_log, mark)
+    assert len(lines) == len(refused)
+    assert all(" [WARNING] Invalid request from ip=127.0.0.1: " in line for line in lines)
+    assert unsafe_characters(server.error_log) == []
+    assert unsafe_characters(server.access_log) == []
+
+
+def test_a_django_log_line_of_a_hostile_path_stays_one_line(server):
+    """A path logged through settings.LOGGING is one line: newline, ESC, separators and bidi escaped, Chinese kept."""
+    path = "/api/contacts/x%0AFORGED%1B%5B2J%E2%80%A8%E2%80%AE" + quote(CHINESE)
+    marks = server.error_log.stat().st_size, server.access_log.stat().st_size
+    reply = exchange(server.port, f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Log-The-Path: 1\r\n\r\n".encode())
+    assert reply.status == 404
+    escaped = f"/api/contacts/x\\nFORGED\\x1b[2J\\u2028\\u202e{CHINESE}"
+    [django_line] = lines_since(server.error_log, marks[0])
+    assert django_line.endswith(f" WARNING contacts.api requested {escaped}")
+    [access_line] = lines_since(server.access_log, marks[1])
+    assert f'"GET {escaped} HTTP/1.1" 404 ' in access_line
+    assert unsafe_characters(server.error_log) == []
+    assert unsafe_characters(server.access_log) == []
