@@ -20,7 +20,8 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Sync workers: a request waits on the database most of its time, so two per CPU plus one keep the
 # CPUs busy; a long export holds only its own worker.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cpus() + 1))
-worker_class = "sync"
+# gunicorn's sync worker, answering what gunicorn refuses itself (414, 431, 400…) in the envelope.
+worker_class = "boss_dp.gunicorn_worker.EnvelopeSyncWorker"
 # A one-sheet export of 1,048,575 rows takes a few minutes (about two on an idle 2-core machine):
 # a worker is let run that long before it is deemed stuck, and a graceful restart waits for it.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "900"))

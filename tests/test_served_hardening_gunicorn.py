@@ -1,7 +1,8 @@
 """Issue 9 against the served gunicorn, as an attacker meets it: raw requests over a socket.
 
-gunicorn trusts no forwarded header, so only Django's settings let a proxy set the scheme and host
-of a download link; and no log line can be forged with control characters.
+gunicorn answers what it refuses itself in the envelope; it trusts no forwarded header, so only
+Django's settings let a proxy set the scheme and host of a download link; and no log line can be
+forged with control characters.
 """
 
 import contextlib
@@ -9,15 +10,25 @@ import http.client
 import json
 import os
 import socket
+import ssl
+import types
 import unicodedata
 from pathlib import Path
+from unittest import mock
 from urllib.parse import quote
 
 import pytest
+from gunicorn.config import Config
+from gunicorn.http import errors
+from gunicorn.workers.base import Worker
 from served import PASSWORD, Reply, prepare_database, served, service_env, suite_database
+
+from boss_dp.gunicorn_worker import EnvelopeSyncWorker
 
 pytestmark = pytest.mark.slow
 
+PHONE = "13800138000"
+NAME = "张伟"
 CHINESE = "产品经理"  # text that is no personal data
 UNSAFE_CATEGORIES = {"Cc", "Zl", "Zp", "Cf"}
 
@@ -132,6 +143,87 @@ def unsafe_characters(log: Path) -> list[str]:
     """Every character of the log that could break or disguise a line, but the newlines ending its lines."""
     text = log.read_text(encoding="utf-8")
     return [char for char in text if unicodedata.category(char) in UNSAFE_CATEGORIES and char != "\n"]
+
+
+# 7. gunicorn's own refusals ---------------------------------------------------------------------
+
+REFUSALS = {
+    "request line over 4094 bytes": (
+        f"GET /api/contacts?search={PHONE}&page={'1' * 5000} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        414,
+        "请求行(方法、路径与查询参数)过长,不能超过 4094 字节,请减少查询参数",
+    ),
+    "header over 8190 bytes": (
+        f"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: {'c' * 9000}\r\n\r\n",
+        431,
+        "请求头过大:最多 100 个,每个不能超过 8190 字节",
+    ),
+    "more than 100 headers": (
+        "GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n" + "".join(f"X-H{n}: v\r\n" for n in range(101)) + "\r\n",
+        431,
+        "请求头过大:最多 100 个,每个不能超过 8190 字节",
+    ),
+    "unencoded Chinese in the query": (
+        f"GET /api/contacts?search={NAME} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        400,
+        "请求行格式错误:路径与查询参数须为 URL 编码的 ASCII 字符",
+    ),
+    "unencoded space in the query": (
+        f"GET /api/contacts?search={NAME.encode().hex()} {PHONE} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        400,
+        "请求行格式错误:HTTP 版本无效(路径或查询参数中的空格须编码为 %20)",
+    ),
+    "invalid method": ("G(T /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n", 400, "HTTP 方法无效"),
+    "header without a colon": ("GET /api/health HTTP/1.1\r\nHost 127.0.0.1\r\n\r\n", 400, "请求头格式错误"),
+    "two Host headers": ("GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: a\r\n\r\n", 400, "请求头格式错误"),
+    "unknown transfer coding": (
+        "POST /api/contacts HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: zip\r\n\r\n",
+        501,
+        "不支持该传输编码(Transfer-Encoding)",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", REFUSALS)
+def test_requests_gunicorn_refuses_are_answered_in_the_envelope(server, name):
+    """A request gunicorn refuses before Django gets a JSON envelope with a Chinese msg, its code the HTTP status."""
+    request, status, msg = REFUSALS[name]
+    reply = exchange(server.port, request.encode())
+    assert reply.status == status
+    assert reply.headers["content-type"] == "application/json"
+    assert int(reply.headers["content-length"]) == len(reply.body)
+    assert reply.json() == {"code": status, "msg": msg, "data": None}
+
+
+def gunicorns_answer(handle_error, exc: BaseException) -> bytes:
+    """What a worker's handle_error writes for `exc`, with the default configuration."""
+    written = bytearray()
+    client = types.SimpleNamespace(gettimeout=lambda: 0.0, sendall=written.extend)
+    worker = types.SimpleNamespace(cfg=Config(), log=mock.Mock())
+    handle_error(worker, None, client, ("127.0.0.1", 5000), exc)
+    return bytes(written)
+
+
+def test_every_refusal_keeps_gunicorns_status():
+    """For each error gunicorn can raise while reading a request, our worker answers gunicorn's status, enveloped.
+
+    This guards an upgrade of gunicorn: a new error class is answered with the status gunicorn
+    gives it, or the test names it.
+    """
+    kinds = [
+        kind for kind in vars(errors).values() if isinstance(kind, type) and issubclass(kind, errors.ParseException)
+    ]
+    assert len(kinds) > 15
+    for kind in [*kinds, ssl.SSLError]:
+        theirs = gunicorns_answer(Worker.handle_error, kind("x"))
+        ours = gunicorns_answer(EnvelopeSyncWorker.handle_error, kind("x"))
+        status = int(theirs.split(b" ", 2)[1])
+        head, _, body = ours.partition(b"\r\n\r\n")
+        assert head.startswith(f"HTTP/1.1 {status} ".encode()), kind
+        assert b"\r\nContent-Type: application/json\r\n" in head
+        envelope = json.loads(body)
+        assert (envelope["code"], envelope["data"]) == (status, None), kind
+        assert any("\u4e00" <= char <= "\u9fff" for char in envelope["msg"]), kind
 
 
 # 9. forwarded headers ----------------------------------------------------------------------------
