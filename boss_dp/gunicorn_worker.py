@@ -71,7 +71,7 @@ class EnvelopeSyncWorker(SyncWorker):
             status, msg = 500, SERVER_ERROR_MSG
         else:
             status, msg = refusal
-            self.log.warning("Invalid request from ip=%s: %s", addr[0], exc)
+            self.log.warning("Invalid request from ip=%s: %s", addr[0], _loggable(exc))
             if req is None and isinstance(exc, errors.InvalidHeader):
                 req = exc.req  # a repeated Host or Content-Length: the request line was read
 
@@ -96,6 +96,18 @@ def _refusal(exc: BaseException, cfg: Config) -> tuple[int, str] | None:
         if isinstance(exc, kinds):
             return status, msg.format(cfg=cfg)
     return None
+
+
+def _loggable(exc: BaseException) -> str:
+    """gunicorn's text for a refusal, withholding an invalid version's.
+
+    The "version" gunicorn quotes is everything after the request line's second space: with an
+    unencoded space in a query string, the rest of the query (search terms, phone numbers), with
+    no `?` left in it for the logger to cut at.
+    """
+    if isinstance(exc, errors.InvalidHTTPVersion):
+        return "Invalid HTTP Version (withheld)"
+    return str(exc)
 
 
 def _envelope(status: int, msg: str) -> bytes:

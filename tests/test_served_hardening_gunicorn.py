@@ -1,8 +1,8 @@
 """Issue 9 against the served gunicorn, as an attacker meets it: raw requests over a socket.
 
 gunicorn answers what it refuses itself in the envelope; it trusts no forwarded header, so only
-Django's settings let a proxy set the scheme and host of a download link; and no log line can be
-forged with control characters.
+Django's settings let a proxy set the scheme and host of a download link; no log line can be forged
+with control characters; and no query string reaches a log.
 """
 
 import contextlib
@@ -305,3 +305,47 @@ def test_a_django_log_line_of_a_hostile_path_stays_one_line(server):
     assert f'"GET {escaped} HTTP/1.1" 404 ' in access_line
     assert unsafe_characters(server.error_log) == []
     assert unsafe_characters(server.access_log) == []
+
+
+# 11. no query string in any log ------------------------------------------------------------------
+
+# Request lines that hide a query string from a redaction that stops at a quote, a space or a tab,
+# or that encode its `?`; some gunicorn accepts (Django answers), the others it refuses.
+HOSTILE_REQUEST_LINES = [
+    (f"GET /api/contacts'?search={PHONE} HTTP/1.1", 404),
+    (f'GET /api/contacts"?search={PHONE} HTTP/1.1', 404),
+    (f"GET /api/contacts%3Fsearch={PHONE} HTTP/1.1", 404),
+    (f"GET /api/contacts%3fsearch%3D{PHONE}%20{quote(NAME)} HTTP/1.1", 404),
+    (f"GET /media/exports/a%3Fsearch%3D{PHONE} HTTP/1.1", 404),
+    (f"GET /media/exports/a%253Fsearch%253D{PHONE} HTTP/1.1", 404),
+    (f"GET /api/contacts??search={PHONE}'' HTTP/1.1", 401),
+    (f"GET /api/contacts'?search={PHONE}\x01 HTTP/1.1", 400),
+    (f"GET /api/contacts?search='{PHONE}'\t HTTP/1.1", 400),
+    (f'GET /api/contacts?search="{PHONE}"\t HTTP/1.1', 400),
+    (f"GET /api/contacts?search='{PHONE[:3]} {PHONE[3:]}' HTTP/1.1", 400),
+    (f"GET /api/contacts?search={PHONE[:3]}\t{PHONE[3:]} HTTP/1.1", 400),
+    (f"GET\t/api/contacts?search={PHONE}\tHTTP/1.1", 400),
+    (f"GET /api/contacts'%3Fsearch={PHONE}\x1b HTTP/1.1", 400),
+    (f"GET /api/contacts?page=1?search={PHONE}?\x7f HTTP/1.1", 400),
+    (f"GET /api/contacts?search={NAME}{PHONE} HTTP/1.1", 400),
+    (f"GET /api/contacts?search={PHONE}&page=1{'0' * 5000} HTTP/1.1", 414),
+]
+
+
+def test_hostile_request_lines_leave_no_query_string_in_any_log(server):
+    """However the query is hidden, neither log gets the phone number, the name or a query parameter."""
+    for line, status in HOSTILE_REQUEST_LINES:
+        reply = exchange(server.port, f"{line}\r\nHost: 127.0.0.1\r\n\r\n".encode())
+        assert reply.status == status, line
+        assert reply.json()["code"] == status
+    # A refused header after a request line with a query: gunicorn had read the line, and logs the access.
+    mark = server.access_log.stat().st_size
+    request = f"GET /api/contacts?search={PHONE} HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: a\r\n\r\n"
+    assert exchange(server.port, request.encode()).status == 400
+    [line] = lines_since(server.access_log, mark)
+    assert '"GET /api/contacts HTTP/1.1" 400 ' in line
+
+    for log in (server.access_log, server.error_log):
+        text = log.read_text(encoding="utf-8")
+        for private in (PHONE, PHONE[3:], NAME, NAME.encode().decode("latin-1"), quote(NAME), "search"):
+            assert private not in text, (log.name, private)
