@@ -20,7 +20,8 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Sync workers: a request waits on the database most of its time, so two per CPU plus one keep the
 # CPUs busy; a long export holds only its own worker.
 workers = int(os.environ.get("WEB_CONCURRENCY", 2 * _cpus() + 1))
-worker_class = "sync"
+# gunicorn's sync worker, answering what gunicorn refuses itself (414, 431, 400…) in the envelope.
+worker_class = "boss_dp.gunicorn_worker.EnvelopeSyncWorker"
 # A one-sheet export of 1,048,575 rows takes a few minutes (about two on an idle 2-core machine):
 # a worker is let run that long before it is deemed stuck, and a graceful restart waits for it.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "900"))
@@ -31,7 +32,15 @@ keepalive = 5
 # every few seconds under load, and each restart stalled requests for a second.
 max_requests = 20000
 max_requests_jitter = 2000
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn trusts no forwarded header from any peer; Django alone decides what a proxy may tell:
+# X-Forwarded-Proto and X-Forwarded-Host only with DJANGO_HTTPS=1, X-Forwarded-For only through
+# TRUSTED_PROXY_COUNT (boss_dp/settings.py). gunicorn would otherwise turn the scheme to https on
+# X-Forwarded-Proto/-Ssl/-Protocol and take SCRIPT_NAME/PATH_INFO from headers, from 127.0.0.1
+# (its default) and from any unix socket peer: with no header to honour, no peer can.
+# FORWARDED_ALLOW_IPS, which gunicorn reads by default, is therefore not read.
+forwarded_allow_ips = ""
+secure_scheme_headers: dict[str, str] = {}
+forwarder_headers = ""
 accesslog = os.environ.get("GUNICORN_ACCESS_LOG", "-")
 errorlog = "-"
 logger_class = "boss_dp.gunicorn_logging.QuerylessLogger"
