@@ -300,9 +300,10 @@ def contact_export_create(
 ) -> ContactExport:
     """Export the contacts of `queryset`, in its order, to `<media root>/exports/<filename>`.
 
-    Returns the finished history row. Raises ExportTooLarge (recorded, no file written) when
-    more than EXPORT_MAX_ROWS rows match, and ExportFailed (recorded) for any other failure,
-    after removing every scratch file.
+    Returns the finished history row. Raises ExportQuotaExceeded (nothing recorded) past the
+    user's quota, ExportTooLarge (recorded, no file written) when more than EXPORT_MAX_ROWS rows
+    match, and ExportFailed (recorded) for any other failure, after removing every scratch file.
+    A finished export holds the exports folder to EXPORT_STORAGE_MAX_BYTES, oldest files first.
     """
     started = time.monotonic()
     now = timezone.localtime(timezone.now()).replace(microsecond=0)
