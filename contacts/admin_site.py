@@ -1,4 +1,4 @@
-"""The admin site: its login counts against the API's login limits.
+"""The admin site: its login counts against the API's login limits, and every change list is guarded.
 
 Django uses it as `admin.site` through `contacts.apps.ContactsAdminConfig` (its `default_site`).
 """
@@ -10,8 +10,11 @@ from typing import Any
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
+from django.db.models import Model
+from django.db.models.base import ModelBase
 from django.http import HttpRequest, HttpResponse
 
+from .admin_changelist import GuardedChangeListAdmin
 from .api.throttles import login_attempt_wait
 
 
@@ -45,3 +48,22 @@ class ContactsAdminSite(admin.AdminSite):
             response.status_code = 429
             response["Retry-After"] = str(form.retry_after)
         return response
+
+    def register(
+        self,
+        model_or_iterable: ModelBase | list[type[Model]],
+        admin_class: type[admin.ModelAdmin] | None = None,
+        **options: Any,
+    ) -> None:
+        """Register as Django does, giving every model admin the guarded change list.
+
+        Django's own admins (User, Group) are registered here too, so no change list is left unguarded.
+        """
+        admin_class = admin_class or admin.ModelAdmin
+        if not issubclass(admin_class, GuardedChangeListAdmin):
+            admin_class = type(
+                admin_class.__name__,
+                (GuardedChangeListAdmin, admin_class),
+                {"__module__": admin_class.__module__, "__doc__": admin_class.__doc__},
+            )
+        super().register(model_or_iterable, admin_class, **options)
