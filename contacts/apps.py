@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.conf import settings
+from django.contrib.admin import apps as admin_apps
 from django.db.models.signals import pre_save
 
 
@@ -11,3 +12,10 @@ class ContactsConfig(AppConfig):
         from .accounts import revoke_refresh_tokens_on_deactivation
 
         pre_save.connect(revoke_refresh_tokens_on_deactivation, sender=settings.AUTH_USER_MODEL)
+
+
+class ContactsAdminConfig(admin_apps.AdminConfig):
+    """Django's admin with this service's site (login limits, guarded change lists)."""
+
+    default = False  # not the default configuration of the contacts app
+    default_site = "contacts.admin_site.ContactsAdminSite"

@@ -13,7 +13,7 @@ from drf_spectacular.renderers import (
 )
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -47,5 +47,11 @@ class SchemaView(JsonErrorsMixin, SpectacularAPIView):
         return self._get_schema_response(request)
 
 
-class DocsView(JsonErrorsMixin, SpectacularSwaggerView):
-    """Swagger UI, its scripts and styles served by the service itself (drf-spectacular-sidecar)."""
+class DocsView(JsonErrorsMixin, SpectacularSwaggerSplitView):
+    """Swagger UI, its scripts and styles served by the service itself (drf-spectacular-sidecar).
+
+    The split view serves the page's own script as a file (`/api/docs?script=`), not inline: the
+    Content-Security-Policy allows no inline script.
+    """
+
+    template_name = "contacts/swagger_ui.html"

@@ -19,7 +19,7 @@ from .envelope import DATABASE_UNAVAILABLE_MSG, envelope
 from .pagination import ContactPagination
 from .permissions import CanExportContacts
 from .serializers import ContactSerializer
-from .throttles import FirstRefusalThrottling, LoginAddressThrottle, LoginUsernameThrottle
+from .throttles import LOGIN_THROTTLES, FirstRefusalThrottling, LoginAddressThrottle
 from .tokens import RotatingRefreshSerializer
 
 
@@ -43,7 +43,7 @@ class ExportServerError(exceptions.APIException):
 
 
 class LoginView(FirstRefusalThrottling, TokenObtainPairView):
-    throttle_classes = [LoginAddressThrottle, LoginUsernameThrottle]
+    throttle_classes = list(LOGIN_THROTTLES)
 
 
 class RefreshView(TokenRefreshView):

@@ -4,6 +4,7 @@ One served service for the whole browser session: gunicorn with gunicorn.conf.py
 throwaway migrated database (SQLite, or PostgreSQL in the suite's PostgreSQL run) holding demo
 contacts and a known set of March 2024 contacts, with static files collected into a temporary folder.
 The frontend page is served from one origin that CORS_ALLOWED_ORIGINS lets in and one it does not.
+A PolicyWatch records what a page does against the Content-Security-Policy.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ import contextlib
 import functools
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import openpyxl
-from playwright.sync_api import Download, Page
+from playwright.sync_api import ConsoleMessage, Download, Page, Route
 from served import (
     PASSWORD,
     REPO,
@@ -47,6 +48,13 @@ FRONTEND_USER = "served"
 FRONTEND_PASSWORD = PASSWORD
 # Every wait in a browser test ends within this many milliseconds.
 BROWSER_TIMEOUT_MS = 20_000
+# Reports the page's Content-Security-Policy violations to the test, from before any script of the page runs.
+VIOLATION_LISTENER = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  const blocked = event.blockedURI || "inline";
+  window.reportPolicyViolation(`${event.violatedDirective} blocked ${blocked} on ${event.documentURI}`);
+});
+"""
 
 STATIC_ROOT_OVERLAY = """from boss_dp.settings import *  # noqa: F403
 
@@ -130,3 +138,42 @@ def workbook_names(download: Download) -> list[str]:
     rows = list(book[DATA_SHEET_TITLE].iter_rows(values_only=True))
     assert rows[0] == HEADER
     return [row[HEADER.index("姓名")] for row in rows[1:]]
+
+
+@dataclass
+class PolicyWatch:
+    """What a page did against the Content-Security-Policy and against talking to the service only."""
+
+    service_url: str
+    violations: list[str] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+
+    @classmethod
+    def on(cls, page: Page, service_url: str) -> PolicyWatch:
+        """Record every violation the page reports (as an event or in the console) from its first script on,
+        and refuse and record every request to anywhere but the service."""
+        policy_watch = cls(service_url)
+        page.expose_function("reportPolicyViolation", policy_watch._violation)
+        page.add_init_script(VIOLATION_LISTENER)
+        page.on("console", policy_watch._console)
+        page.route("**/*", policy_watch._route)
+        return policy_watch
+
+    def _violation(self, description: str) -> None:
+        self.violations.append(description)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            self.violations.append(f"console: {message.text}")
+
+    def _route(self, route: Route) -> None:
+        if route.request.url.startswith(f"{self.service_url}/"):
+            route.continue_()
+        else:
+            self.elsewhere.append(route.request.url)
+            route.abort()
+
+    def settled(self, page: Page) -> PolicyWatch:
+        """This watch, once the page has run the tasks it queued (violation events are queued tasks)."""
+        page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 0))")
+        return self
