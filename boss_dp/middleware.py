@@ -1,4 +1,5 @@
-"""What every request and answer goes through: a bound on the request body, and no caching of API answers."""
+"""What every request and answer goes through: a bound on the request body, no caching of API answers, and
+the Content-Security-Policy (Django 5.2 has none of its own)."""
 
 from collections.abc import Callable
 
@@ -50,4 +51,16 @@ class NoStoreApiMiddleware:
         response = self.get_response(request)
         if is_api(request):
             response["Cache-Control"] = "no-store"
+        return response
+
+
+class ContentSecurityPolicyMiddleware:
+    """Every answer carries settings.CONTENT_SECURITY_POLICY, unless a view set its own."""
+
+    def __init__(self, get_response: Handler) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        response.headers.setdefault("Content-Security-Policy", settings.CONTENT_SECURITY_POLICY)
         return response

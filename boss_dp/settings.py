@@ -56,7 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "boss_dp.csp.content_security_policy",
+    "boss_dp.middleware.ContentSecurityPolicyMiddleware",
     "boss_dp.middleware.NoStoreApiMiddleware",
     "boss_dp.middleware.RequestBodyLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
