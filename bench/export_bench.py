@@ -60,9 +60,9 @@ def _converted_rows() -> list[tuple]:
     """The rows as the workbook shows them: local naive times, 是/否, read before timing."""
     from django.utils import timezone
 
+    from contacts.exports.workbook import FIELDS
     from contacts.filters import ContactFilterSet
     from contacts.models import Contact
-    from contacts.workbook import FIELDS
 
     zone = timezone.get_default_timezone()
 
@@ -84,20 +84,19 @@ def run_child(variant: str, out_dir: Path) -> dict:
     if variant == "export":
         from django.contrib.auth.models import User
 
-        from contacts.exports import contact_export_create
-        from contacts.filters import DEFAULT_ORDERING, ContactFilterSet
+        from contacts.exports.services import contact_export_create
+        from contacts.filters import ContactFilterSet
         from contacts.models import Contact
 
         user, _ = User.objects.get_or_create(username="bench-export")
-        queryset = ContactFilterSet(data={}, queryset=Contact.objects.all()).qs
         started = time.perf_counter()
-        export = contact_export_create(queryset=queryset, user=user, filters={}, ordering=DEFAULT_ORDERING)
+        export = contact_export_create(filterset=ContactFilterSet(data={}, queryset=Contact.objects.all()), user=user)
         seconds = time.perf_counter() - started
         rows, size = export.row_count, export.size_bytes
     else:
         from openpyxl import Workbook
 
-        from contacts.workbook import HEADER
+        from contacts.exports.workbook import HEADER
 
         data = _converted_rows()
         baseline = peak_rss_mib()

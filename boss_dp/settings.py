@@ -147,6 +147,8 @@ STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Finished exports (contacts/exports/storage.py): <MEDIA_ROOT>/exports on this machine's disk.
+    "exports": {"BACKEND": "contacts.exports.storage.ExportsFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 MEDIA_ROOT = BASE_DIR / _str("DJANGO_MEDIA_ROOT", "media")  # a relative path is taken from the project root

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 
 from contacts.api.envelope import api_not_found
-from contacts.downloads import export_download
+from contacts.api.views import export_download
 
 urlpatterns = [
     path("admin/", admin.site.urls),

@@ -4,8 +4,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from .exports import ExportFailed, ExportQuotaExceeded, ExportTooLarge, contact_export_create, export_link_sign
-from .filters import DEFAULT_ORDERING, ContactFilterSet
+from .api.serializers import export_download_path
+from .exports.errors import ExportFailed, ExportQuotaExceeded, ExportTooLarge
+from .exports.services import contact_export_create
+from .filters import ContactFilterSet
 from .models import Contact, ContactExport
 
 
@@ -25,7 +27,6 @@ class ContactAdmin(admin.ModelAdmin):
     list_filter = ["reply_status", "wechat_exchanged", "created_at"]
     search_fields = ["name", "position", "contact"]
     date_hierarchy = "created_at"
-    ordering = ["-created_at", "-id"]
     readonly_fields = ["created_at", "updated_at"]
     # The "N total" link beside a filtered count costs a full-table COUNT on every page.
     show_full_result_count = False
@@ -45,11 +46,10 @@ class ContactAdmin(admin.ModelAdmin):
         """The API's workbook of the selected contacts, in the list's default order, offered as a link."""
         try:
             export = contact_export_create(
-                queryset=ContactFilterSet(data={}, queryset=queryset).qs,
+                filterset=ContactFilterSet(data={}, queryset=queryset),
                 user=request.user,
-                filters={"selection": "后台勾选的记录"},
-                ordering=DEFAULT_ORDERING,
                 source=ContactExport.Source.ADMIN,
+                selection="后台勾选的记录",
             )
         except ExportTooLarge as exc:
             self.message_user(
@@ -68,7 +68,7 @@ class ContactAdmin(admin.ModelAdmin):
             format_html(
                 '已导出 {} 条记录:<a href="{}" download="{}">下载 {}</a>(链接 {}内有效)',
                 export.row_count,
-                export_link_sign(filename=export.filename),
+                export_download_path(export.filename),
                 export.filename,
                 export.filename,
                 f"{ttl // 60} 分钟" if ttl >= 60 else f"{ttl} 秒",

@@ -1,4 +1,8 @@
-"""The contact filters, declared once: the list API, the export and the admin all use them."""
+"""The contact filters, declared once: the list API, the export and the admin all use them.
+
+Each filter carries its label and help text: the OpenAPI document, the export's 导出信息 sheet and
+its history read them from here.
+"""
 
 import copy
 import datetime as dt
@@ -18,6 +22,8 @@ SEARCH_MAX_LENGTH = 100
 # Dates outside these years would overflow a datetime once shifted between time zones.
 EARLIEST_DATE = dt.date(1900, 1, 1)
 LATEST_DATE = dt.date(9998, 12, 31)
+# The same range as a pattern, for the OpenAPI document: years 1900 to 9998 (tests hold them together).
+DAY_PATTERN = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}$"
 # int() and strptime() also read other scripts' digits ("٣" is 3): parameters take ASCII digits only.
 ASCII_INTEGER = re.compile(r"[+-]?[0-9]+")
 ASCII_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -130,20 +136,44 @@ def local_midnight(day: dt.date) -> dt.datetime:
 
 
 class ContactFilterSet(django_filters.FilterSet):
-    search = TextFilter(method="filter_search", max_length=SEARCH_MAX_LENGTH)
+    search = TextFilter(
+        method="filter_search",
+        max_length=SEARCH_MAX_LENGTH,
+        label="搜索关键词",
+        help_text="关键词:按空白拆分,每个词都须(不区分大小写)出现在姓名、岗位或联系方式中。",
+    )
     reply_status = ChoiceFilter(
         choices=ReplyStatus.choices,
         error_messages={"invalid_choice": "只能是 " + " 或 ".join(ReplyStatus.values)},
+        label="回复状态",
+        help_text="回复状态。",
     )
-    wechat_exchanged = BooleanParamFilter(field_name="wechat_exchanged")
-    start_date = DayFilter(method="filter_start_date")
-    end_date = DayFilter(method="filter_end_date")
-    worker_id = TextFilter(max_length=64)
-    account_id = IntegerFilter(min_value=1, max_value=2_147_483_647)
+    wechat_exchanged = BooleanParamFilter(
+        field_name="wechat_exchanged",
+        label="是否交换微信",
+        help_text="是否交换微信:`true`/`false`(也接受 `1`/`0`,不区分大小写)。",
+    )
+    start_date = DayFilter(
+        method="filter_start_date",
+        label="开始日期",
+        help_text=f"开始日期(含),按服务时区的当天 00:00:00 起算 `created_at`;{EARLIEST_DATE} 至 {LATEST_DATE}。",
+    )
+    end_date = DayFilter(
+        method="filter_end_date",
+        label="结束日期",
+        help_text=f"结束日期(含),到服务时区的当天 23:59:59.999999 为止,不早于 start_date;"
+        f"{EARLIEST_DATE} 至 {LATEST_DATE}。",
+    )
+    worker_id = TextFilter(max_length=64, label="Worker ID", help_text="Worker 标识,精确匹配。")
+    account_id = IntegerFilter(
+        min_value=1, max_value=2_147_483_647, label="账号 ID", help_text="招聘平台账号 ID,精确匹配。"
+    )
     ordering = ChoiceFilter(
         choices=[(key, key) for key in ORDERINGS],
         method="filter_ordering",
         error_messages={"invalid_choice": "只能是 " + ", ".join(ORDERINGS)},
+        label="排序",
+        help_text=f"排序,默认 `{DEFAULT_ORDERING}`;同值再按 `-id`,`contacted_at` 为空的总排在最后。",
     )
 
     class Meta:
@@ -177,6 +207,20 @@ class ContactFilterSet(django_filters.FilterSet):
     @property
     def ordering_key(self) -> str:
         return self.form.cleaned_data.get("ordering") or DEFAULT_ORDERING
+
+    def parameters(self) -> dict[str, str]:
+        """The filters asked for, as given (empty ones are not asked for), and the ordering applied.
+
+        What an export records in its history.
+        """
+        if not self.is_valid():
+            raise ValueError("only a valid FilterSet has parameters to record")
+        given = {name: self.data[name] for name in self.filters if name != "ordering" and self.data.get(name)}
+        return {**given, "ordering": self.ordering_key}
+
+    def described(self) -> list[tuple[str, str]]:
+        """(label, value as given) of each filter asked for, the ordering left out: the 导出信息 sheet's lines."""
+        return [(self.filters[name].label, value) for name, value in self.parameters().items() if name != "ordering"]
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         return super().filter_queryset(queryset).order_by(*ORDERINGS[self.ordering_key])

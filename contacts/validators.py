@@ -5,6 +5,8 @@ import unicodedata
 from django.core.exceptions import ValidationError
 
 CONTROL_CHARACTER_MSG = "不能包含 NUL 等控制字符"
+# The same rule as a pattern, for the OpenAPI document (tests hold the two together).
+NO_CONTROL_CHARACTERS_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
 
 
 def has_control_character(text: str) -> bool:

@@ -13,8 +13,8 @@ import openpyxl
 from django.conf import settings
 from django.utils import timezone
 
+from contacts.exports.workbook import HEADER
 from contacts.models import Contact
-from contacts.workbook import HEADER
 
 FORMULA_ELEMENT = re.compile(rb"<(?:\w+:)?f[\s/>]")
 

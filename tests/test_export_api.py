@@ -25,7 +25,7 @@ from export_support import (
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 from served import call, login, manage, prepare_database, served, service_env, suite_database
 
-from contacts import exports
+from contacts.exports import services, storage
 from contacts.models import Contact, ContactExport, ReplyStatus
 
 FILENAME = re.compile(r"contacts_export_(\d{8}_\d{6})_[0-9a-f]{8}\.xlsx")
@@ -305,7 +305,7 @@ def test_an_export_at_the_row_limit_is_written(export_api, contacts, settings):
 
 def test_a_database_error_half_way_answers_500_and_leaves_no_file(export_api, contacts, monkeypatch, caplog):
     """A cursor failing after some rows: 500 in the envelope, no final or scratch file, a failed record."""
-    real_rows = exports.contact_rows
+    real_rows = services.contact_rows
     temp_files_before = list(ALL_TEMP_FILES)
 
     def failing_rows(queryset):
@@ -317,7 +317,7 @@ def test_a_database_error_half_way_answers_500_and_leaves_no_file(export_api, co
         finally:
             rows.close()
 
-    monkeypatch.setattr(exports, "contact_rows", failing_rows)
+    monkeypatch.setattr(services, "contact_rows", failing_rows)
     response, payload = export(export_api)
     assert response.status_code == 500
     assert payload == EXPORT_FAILED
@@ -368,7 +368,7 @@ def test_a_disk_filling_while_rows_stream_answers_500_and_leaves_no_file(export_
 def test_publishing_never_replaces_an_existing_file(export_api, contacts, monkeypatch):
     """A file already under the final name is kept as it was and the export fails cleanly."""
     name = "contacts_export_20240304_153045_a1b2c3d4.xlsx"
-    monkeypatch.setattr(exports, "export_filename_new", lambda at: name)
+    monkeypatch.setattr(services, "export_filename_new", lambda at: name)
     exports_folder().mkdir(parents=True)
     (exports_folder() / name).write_bytes(b"somebody else's file")
     response, payload = export(export_api)
@@ -383,7 +383,7 @@ def test_a_file_system_without_hard_links_still_publishes(export_api, contacts, 
     def refuse(*args, **kwargs):
         raise OSError(errno.EPERM, "Operation not permitted")
 
-    monkeypatch.setattr(exports.os, "link", refuse)
+    monkeypatch.setattr(storage.os, "link", refuse)
     response, payload = export(export_api)
     assert response.status_code == 200
     assert folder_names() == [payload["data"]["filename"]]
@@ -426,7 +426,7 @@ def past_export(user: User, status: str, *, ago: dt.timedelta, now: dt.datetime)
         user=user,
         username=user.username,
         status=status,
-        filename=exports.export_filename_new(at=now - ago),
+        filename=services.export_filename_new(at=now - ago),
         created_at=now - ago,
     )
 

@@ -13,7 +13,7 @@ from django.test import Client
 from export_support import data_rows, exports_folder, workbook
 from served import call, login, prepare_database, served, service_env, suite_database
 
-from contacts.exports import export_link_sign
+from contacts.api.serializers import export_download_path
 from contacts.models import Contact
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -148,12 +148,12 @@ def test_names_that_are_not_exports_are_404_even_when_signed(db, name):
     (folder / f".{UNUSED_NAME}.abcdefgh.tmp").write_bytes(b"scratch")
     (folder.parent / "secret.xlsx").write_bytes(b"outside the exports folder")
     decoded = name.replace("%2e", ".").replace("%2f", "/").replace("%00", "\x00").replace("%0a", "\n")
-    signed = export_link_sign(filename=UNUSED_NAME).split("signature=")[1]
+    signed = export_download_path(UNUSED_NAME).split("signature=")[1]
     for signature in (signed, "", "x"):
         response = Client().get(f"/media/exports/{name}?signature={signature}")
         assert response.status_code == 404
         assert response.json() == NOT_FOUND
-    own_signature = export_link_sign(filename=decoded).split("signature=")[1]
+    own_signature = export_download_path(decoded).split("signature=")[1]
     response = Client().get(f"/media/exports/{name}?signature={own_signature}")
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
@@ -175,14 +175,14 @@ def test_a_symbolic_link_in_the_folder_is_never_served_or_followed(exported, tmp
     }
     (tmp_path / "outside.xlsx").write_bytes(b"outside")
     os.symlink(destinations[target], exports_folder() / UNUSED_NAME)
-    response = Client().get(export_link_sign(filename=UNUSED_NAME))
+    response = Client().get(export_download_path(UNUSED_NAME))
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
 
 def test_a_folder_named_like_an_export_is_404(db):
     """Only regular files are served."""
     (exports_folder() / UNUSED_NAME).mkdir(parents=True)
-    response = Client().get(export_link_sign(filename=UNUSED_NAME))
+    response = Client().get(export_download_path(UNUSED_NAME))
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
 
@@ -196,7 +196,7 @@ def test_a_purged_export_is_404_with_a_valid_link(exported):
 
 def test_a_link_before_any_export_is_404(db):
     """No exports folder yet: a well-formed signed link is a 404, not a 500."""
-    response = Client().get(export_link_sign(filename=UNUSED_NAME))
+    response = Client().get(export_download_path(UNUSED_NAME))
     assert (response.status_code, response.json()) == (404, NOT_FOUND)
 
 

@@ -9,13 +9,12 @@ import pytest
 from export_support import assert_no_formula_element, data_rows, sheet_xml, workbook
 from openpyxl.worksheet._writer import ALL_TEMP_FILES
 
-from contacts import exports
-from contacts import workbook as workbook_module
-from contacts.workbook import (
+from contacts.exports import workbook as workbook_module
+from contacts.exports.errors import ExportTooLarge
+from contacts.exports.workbook import (
     CELL_MAX_CHARS,
     HEADER,
     ExportInfo,
-    ExportTooLarge,
     column_widths,
     contacts_workbook_write,
     excel_text,
@@ -28,7 +27,7 @@ INFO = ExportInfo(
     username="boss",
     generated_at=dt.datetime(2024, 3, 4, 15, 30, 45),
     source="接口",
-    filters={"search": "产品经理", "reply_status": "已回复"},
+    filters=[("搜索关键词", "产品经理"), ("回复状态", "已回复")],
     ordering="-created_at",
 )
 
@@ -271,7 +270,7 @@ def test_the_information_sheet_says_who_when_what_and_how_many(tmp_path):
 def test_filter_values_on_the_information_sheet_are_literal_too(tmp_path):
     """A search term that looks like a formula is kept as text there as well."""
     target = tmp_path / "info.xlsx"
-    info = ExportInfo(username="=cmd", generated_at=INFO.generated_at, source="接口", filters={"search": "=1+1"})
+    info = ExportInfo(username="=cmd", generated_at=INFO.generated_at, source="接口", filters=[("搜索关键词", "=1+1")])
     with open(target, "wb") as handle:
         contacts_workbook_write(target=handle, rows=[], info=info, scratch_dir=tmp_path, scratch_name=SCRATCH_NAME)
     sheet = workbook(target)["导出信息"]
@@ -295,10 +294,11 @@ def test_rows_past_one_sheets_limit_continue_on_further_sheets_with_the_header(t
     assert info["数据工作表"].startswith("3 张")
 
 
-def test_more_rows_than_the_limit_stop_the_write_and_leave_no_scratch(tmp_path):
-    """Rows beyond max_rows raise ExportTooLarge mid-stream; every scratch file is removed."""
+def test_more_rows_than_the_limit_stop_the_write_and_leave_no_scratch(tmp_path, settings):
+    """Rows beyond EXPORT_MAX_ROWS raise ExportTooLarge mid-stream; every scratch file is removed."""
+    settings.EXPORT_MAX_ROWS = 2
     with pytest.raises(ExportTooLarge) as raised:
-        write(tmp_path, [contact_row(pk) for pk in range(1, 4)], max_rows=2)
+        write(tmp_path, [contact_row(pk) for pk in range(1, 4)])
     assert (raised.value.rows, raised.value.limit) == (3, 2)
     assert list((tmp_path / "scratch").iterdir()) == []
 
@@ -315,7 +315,7 @@ def test_scratch_files_live_beside_the_export_not_in_the_system_temp_folder(tmp_
 
     write(tmp_path, rows())
     assert len(seen) == 1
-    assert exports.SCRATCH_RE.fullmatch(seen[0]).group(1) == SCRATCH_NAME
+    assert workbook_module.SCRATCH_RE.fullmatch(seen[0]).group(1) == SCRATCH_NAME
     assert not {name for name in os.listdir(tempfile.gettempdir()) if name.startswith("openpyxl")} - before
     assert list((tmp_path / "scratch").iterdir()) == []
 

@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 from contacts.api import schema as api_schema
 from contacts.api.serializers import ContactSerializer
 from contacts.filters import (
+    DAY_PATTERN,
     EARLIEST_DATE,
     LATEST_DATE,
     ORDERINGS,
@@ -26,6 +27,7 @@ from contacts.filters import (
     TextParamField,
 )
 from contacts.models import Contact, ReplyStatus
+from contacts.validators import NO_CONTROL_CHARACTERS_PATTERN
 
 pytestmark = pytest.mark.django_db
 
@@ -193,14 +195,14 @@ def test_list_and_export_take_the_filtersets_parameters_with_their_allowed_value
     assert schemas["search"]["maxLength"] == SEARCH_MAX_LENGTH
     assert schemas["worker_id"]["maxLength"] == Contact._meta.get_field("worker_id").max_length
     for day in ("start_date", "end_date"):
-        assert schemas[day] == {"type": "string", "format": "date", "pattern": api_schema.DAY_PATTERN}
+        assert schemas[day] == {"type": "string", "format": "date", "pattern": DAY_PATTERN}
     assert schemas["page"] == {"type": "integer", "minimum": 1, "default": 1}
     assert schemas["page_size"] == {"type": "integer", "minimum": 1, "default": 10}
 
 
 def test_the_day_pattern_spans_exactly_the_accepted_years():
     """The date parameters' pattern admits EARLIEST_DATE through LATEST_DATE and no year outside them."""
-    pattern = re.compile(api_schema.DAY_PATTERN)
+    pattern = re.compile(DAY_PATTERN)
     admitted = [year for year in range(1, 10000) if pattern.fullmatch(f"{year:04d}-06-15")]
     assert admitted == list(range(EARLIEST_DATE.year, LATEST_DATE.year + 1))
     assert (EARLIEST_DATE.month, EARLIEST_DATE.day, LATEST_DATE.month, LATEST_DATE.day) == (1, 1, 12, 31)
@@ -208,7 +210,7 @@ def test_the_day_pattern_spans_exactly_the_accepted_years():
 
 def test_the_text_pattern_refuses_exactly_what_the_filter_refuses():
     """search and worker_id's pattern and TextParamField agree on every character up to U+2FFF."""
-    pattern = re.compile(api_schema.NO_CONTROL_CHARACTERS_PATTERN)
+    pattern = re.compile(NO_CONTROL_CHARACTERS_PATTERN)
     field = TextParamField(required=False, strip=False)
     for code in range(0x3000):
         if 0xD800 <= code <= 0xDFFF:

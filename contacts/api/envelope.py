@@ -19,12 +19,15 @@ from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from contacts.exports.errors import ExportFailed, ExportQuotaExceeded, ExportTooLarge
+
 logger = logging.getLogger("contacts.api")
 
 SUCCESS = "success"
 SERVER_ERROR_MSG = "服务器内部错误"
 DATABASE_UNAVAILABLE_MSG = "数据库暂时不可用,请稍后重试"
 CACHE_UNAVAILABLE_MSG = "服务暂时不可用,请稍后重试"
+EXPORT_FAILED_MSG = "导出失败,请稍后重试"
 
 
 def envelope(data: Any = None, *, code: int = status.HTTP_200_OK, msg: str = SUCCESS) -> dict[str, Any]:
@@ -47,9 +50,29 @@ class ServiceUnavailable(exceptions.APIException):
     default_code = "service_unavailable"
 
 
+class ExportRefused(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "export_too_large"
+
+
+class QuotaExceeded(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "quota_exceeded"
+
+    def __init__(self, detail: str, *, wait: int) -> None:
+        super().__init__(detail)
+        self.wait = wait
+
+
 def _as_api_exception(exc: Exception) -> exceptions.APIException:
     if isinstance(exc, exceptions.APIException):
         return exc
+    if isinstance(exc, ExportTooLarge):
+        return ExportRefused(f"符合条件的记录有 {exc.rows} 条,超过单次导出上限 {exc.limit} 条,请缩小日期范围后重试")
+    if isinstance(exc, ExportQuotaExceeded):
+        return QuotaExceeded(str(exc), wait=exc.retry_after)
+    if isinstance(exc, ExportFailed):  # recorded and logged by the export itself
+        return exceptions.APIException(EXPORT_FAILED_MSG)
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):
@@ -107,25 +130,26 @@ def is_api(request: HttpRequest) -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
 
 
-def _json_error(code: int, msg: str) -> JsonResponse:
-    return JsonResponse(envelope(None, code=code, msg=msg), status=code, json_dumps_params={"ensure_ascii": False})
+def json_error(code: int, msg: str, data: Any = None) -> JsonResponse:
+    """An error in the envelope from outside DRF's views and their exception handler."""
+    return JsonResponse(envelope(data, code=code, msg=msg), status=code, json_dumps_params={"ensure_ascii": False})
 
 
 # Without the exemption a write to an unknown path met the CSRF check and got Django's HTML 403 page.
 @csrf_exempt
 def api_not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    return _json_error(404, "接口不存在")
+    return json_error(404, "接口不存在")
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api(request):
-        return _json_error(400, "请求无效")
+        return json_error(400, "请求无效")
     return defaults.bad_request(request, exception)
 
 
 def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
     if is_api(request):
-        return _json_error(403, "没有权限")
+        return json_error(403, "没有权限")
     return defaults.permission_denied(request, exception)
 
 
@@ -138,11 +162,11 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def request_too_large(request: HttpRequest, *, limit: int) -> HttpResponse:
     msg = f"请求体过大,最多 {limit} 字节"
     if is_api(request):
-        return _json_error(413, msg)
+        return json_error(413, msg)
     return HttpResponse(msg, status=413, content_type="text/plain; charset=utf-8")
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if is_api(request):
-        return _json_error(500, SERVER_ERROR_MSG)
+        return json_error(500, SERVER_ERROR_MSG)
     return defaults.server_error(request)

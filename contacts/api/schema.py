@@ -18,13 +18,15 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiV
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenViewBase
 
-from contacts.exports import FILENAME_RE, XLSX_CONTENT_TYPE
-from contacts.filters import EARLIEST_DATE, LATEST_DATE, BooleanParamField, DayField, TextParamField
+from contacts.exports.storage import FILENAME_RE
+from contacts.exports.workbook import XLSX_CONTENT_TYPE
+from contacts.filters import DAY_PATTERN, EARLIEST_DATE, LATEST_DATE, BooleanParamField, DayField, TextParamField
+from contacts.validators import NO_CONTROL_CHARACTERS_PATTERN
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
 
@@ -42,10 +44,6 @@ API_DESCRIPTION = f"""联系记录服务的接口。
 
 # Date-times are written in the service's time zone without an offset, as the original document shows.
 LOCAL_DATETIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$"
-# What TextParamField refuses: control characters (C0, DEL, C1) other than tab, line feed and carriage return.
-NO_CONTROL_CHARACTERS_PATTERN = r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$"
-# Years EARLIEST_DATE.year (1900) to LATEST_DATE.year (9998), the range DayField accepts.
-DAY_PATTERN = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}$"
 
 # The errors of the API: HTTP status -> (component name, description).
 ERRORS: dict[int, tuple[str, str]] = {
@@ -65,7 +63,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     503: ("ServiceUnavailable", "数据库暂时不可用,请稍后重试。"),
 }
 
-# Actions refused with 429 past a per-user quota (see contacts/exports.py).
+# Actions refused with 429 past a per-user quota (see contacts/exports/services.py).
 QUOTA_LIMITED_ACTIONS = {"export"}
 
 OPERATIONS = {
@@ -89,18 +87,6 @@ OPERATIONS = {
     ),
     "health_retrieve": ("健康检查", "数据库可用时 200,否则 503。不需登录。"),
     "schema_retrieve": ("OpenAPI 文档", "默认 JSON;`Accept: application/yaml` 时为 YAML。不需登录。"),
-}
-
-PARAMETER_DESCRIPTIONS = {
-    "search": "关键词:按空白拆分,每个词都须(不区分大小写)出现在姓名、岗位或联系方式中。",
-    "reply_status": "回复状态。",
-    "wechat_exchanged": "是否交换微信:`true`/`false`(也接受 `1`/`0`,不区分大小写)。",
-    "start_date": f"开始日期(含),按服务时区的当天 00:00:00 起算 `created_at`;{EARLIEST_DATE} 至 {LATEST_DATE}。",
-    "end_date": f"结束日期(含),到服务时区的当天 23:59:59.999999 为止,不早于 start_date;"
-    f"{EARLIEST_DATE} 至 {LATEST_DATE}。",
-    "worker_id": "Worker 标识,精确匹配。",
-    "account_id": "招聘平台账号 ID,精确匹配。",
-    "ordering": "排序,默认 `-created_at`;同值再按 `-id`,`contacted_at` 为空的总排在最后。",
 }
 
 
@@ -191,8 +177,8 @@ class ContactFilterExtension(DjangoFilterExtension):
         if schema is None:
             return super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
         parameter = {"in": "query", "name": field_name, "required": False, "allowEmptyValue": True, "schema": schema}
-        if field_name in PARAMETER_DESCRIPTIONS:
-            parameter["description"] = PARAMETER_DESCRIPTIONS[field_name]
+        if filter_field.extra.get("help_text"):
+            parameter["description"] = filter_field.extra["help_text"]
         return [parameter]
 
 
@@ -219,27 +205,6 @@ class LocalDateTimeFieldExtension(OpenApiSerializerFieldExtension):
         schema = build_basic_type(OpenApiTypes.DATETIME)
         schema["description"] = f"ISO 8601;不带时区时按服务时区理解;{EARLIEST_DATE} 至 {LATEST_DATE} 之间"
         return schema
-
-
-EXPORT_RESULT = {
-    "type": "object",
-    "properties": {
-        "download_url": {
-            "type": "string",
-            "format": "uri",
-            "description": "带签名的完整下载地址(`/media/exports/<filename>?signature=…`),限时有效,打开时不需登录头",
-        },
-        "filename": {"type": "string", "pattern": f"^{FILENAME_RE.pattern}$"},
-        "total_records": {"type": "integer", "minimum": 0, "description": "写入的记录数"},
-        "generated_at": {
-            "type": "string",
-            "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$",
-            "description": "服务时区的生成时间 YYYY-MM-DD HH:MM:SS",
-        },
-    },
-    "required": ["download_url", "filename", "total_records", "generated_at"],
-    "additionalProperties": False,
-}
 
 
 def download_path_item() -> dict[str, Any]:
@@ -288,19 +253,6 @@ def download_path_item() -> dict[str, Any]:
             },
         }
     }
-
-
-class ContactViewSetExtension(OpenApiViewExtension):
-    """The export action's answer, which its view builds by hand rather than through a serializer."""
-
-    target_class = "contacts.api.views.ContactViewSet"
-
-    def view_replacement(self) -> type:
-        @extend_schema_view(export=extend_schema(responses=OpenApiResponse(EXPORT_RESULT, description="导出完成")))
-        class DocumentedContactViewSet(self.target_class):
-            pass
-
-        return DocumentedContactViewSet
 
 
 def _database_state(state: str) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 from django.db import DatabaseError, connection
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -10,36 +12,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
-from contacts.exports import ExportFailed, ExportQuotaExceeded, contact_export_create, export_link_sign
-from contacts.filters import DEFAULT_ORDERING, ContactFilterSet
+from contacts.exports.errors import ExportLinkExpired, ExportLinkInvalid
+from contacts.exports.links import export_link_verify
+from contacts.exports.services import contact_export_create
+from contacts.exports.storage import FILENAME_RE, export_file_open
+from contacts.exports.workbook import XLSX_CONTENT_TYPE
+from contacts.filters import ContactFilterSet
 from contacts.models import Contact
-from contacts.workbook import ExportTooLarge
 
-from .envelope import DATABASE_UNAVAILABLE_MSG, envelope
+from .envelope import DATABASE_UNAVAILABLE_MSG, json_error
 from .pagination import ContactPagination
 from .permissions import CanExportContacts
-from .serializers import ContactSerializer
+from .serializers import ContactSerializer, ExportResultSerializer
 from .throttles import LOGIN_THROTTLES, FirstRefusalThrottling, LoginAddressThrottle
 from .tokens import RotatingRefreshSerializer
-
-
-class ExportRefused(exceptions.APIException):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "export_too_large"
-
-
-class ExportQuotaRefused(exceptions.APIException):
-    status_code = status.HTTP_429_TOO_MANY_REQUESTS
-    default_code = "export_quota"
-
-    def __init__(self, detail: str, *, wait: int) -> None:
-        super().__init__(detail)
-        self.wait = wait
-
-
-class ExportServerError(exceptions.APIException):
-    default_detail = "导出失败,请稍后重试"
-    default_code = "export_failed"
 
 
 class LoginView(FirstRefusalThrottling, TokenObtainPairView):
@@ -76,52 +62,68 @@ class ContactViewSet(
         """The list's filters narrow the list and the export, not one contact asked for by id."""
         return queryset if self.detail else super().filter_queryset(queryset)
 
-    @action(detail=False, methods=["get"], url_path="export", permission_classes=[CanExportContacts])
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="export",
+        permission_classes=[CanExportContacts],
+        serializer_class=ExportResultSerializer,
+    )
     def export(self, request: Request) -> Response:
-        """Export every contact the list would answer for the same filters, in its order, unpaged.
-
-        Answers `download_url` (signed, expiring after EXPORT_LINK_TTL_SECONDS), `filename`,
-        `total_records` and `generated_at`; 400 when more than EXPORT_MAX_ROWS rows match.
-        """
-        queryset = self.filter_queryset(self.get_queryset())
-        params = request.query_params
-        filters = {
-            name: params[name] for name in ContactFilterSet.base_filters if name != "ordering" and params.get(name)
-        }
-        try:
-            export = contact_export_create(
-                queryset=queryset,
-                user=request.user,
-                filters=filters,
-                ordering=params.get("ordering") or DEFAULT_ORDERING,
-            )
-        except ExportTooLarge as exc:
-            raise ExportRefused(
-                f"符合条件的记录有 {exc.rows} 条,超过单次导出上限 {exc.limit} 条,请缩小日期范围后重试"
-            ) from None
-        except ExportQuotaExceeded as exc:
-            raise ExportQuotaRefused(str(exc), wait=exc.retry_after) from None
-        except ExportFailed:
-            raise ExportServerError() from None
-        return Response(
-            {
-                "download_url": request.build_absolute_uri(export_link_sign(filename=export.filename)),
-                "filename": export.filename,
-                "total_records": export.row_count,
-                "generated_at": timezone.localtime(export.created_at).strftime("%Y-%m-%d %H:%M:%S"),
-            }
-        )
+        """Every contact the list would answer for the same filters, in its order, unpaged, in a workbook."""
+        filterset = DjangoFilterBackend().get_filterset(request, self.get_queryset(), self)
+        if not filterset.is_valid():
+            raise filter_utils.translate_validation(filterset.errors)
+        export = contact_export_create(filterset=filterset, user=request.user)
+        return Response(self.get_serializer(export).data)
 
 
 class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    def get(self, request: Request) -> Response:
+    def get(self, request: Request) -> Response | HttpResponse:
         try:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT 1")
         except DatabaseError:
-            code = status.HTTP_503_SERVICE_UNAVAILABLE
-            return Response(envelope({"database": "unavailable"}, code=code, msg=DATABASE_UNAVAILABLE_MSG), status=code)
+            return json_error(503, DATABASE_UNAVAILABLE_MSG, {"database": "unavailable"})
         return Response({"database": "ok"})
+
+
+# The download of a finished export through its signed link, served by the application itself. The link
+# opens without an Authorization header (the frontend calls `window.open(download_url)`), so its
+# signature is the whole of the access check.
+
+DOWNLOAD_NOT_FOUND_MSG = "文件不存在或已被清理"
+MISSING_SIGNATURE_MSG = "缺少下载签名,请使用导出接口返回的 download_url"
+INVALID_SIGNATURE_MSG = "下载链接无效"
+EXPIRED_SIGNATURE_MSG = "下载链接已过期,请重新导出"
+DOWNLOAD_METHOD_MSG = "下载链接只支持 GET"
+
+
+# Read-only: without the exemption a POST met the CSRF check (an HTML 403 page) before the 405.
+@csrf_exempt
+def export_download(request: HttpRequest, filename: str) -> HttpResponse:
+    if request.method not in ("GET", "HEAD"):
+        response = json_error(405, DOWNLOAD_METHOD_MSG)
+        response["Allow"] = "GET, HEAD"
+        return response
+    if not FILENAME_RE.fullmatch(filename):
+        return json_error(404, DOWNLOAD_NOT_FOUND_MSG)
+    signature = request.GET.get("signature")
+    if not signature:
+        return json_error(403, MISSING_SIGNATURE_MSG)
+    try:
+        export_link_verify(filename=filename, signature=signature)
+    except ExportLinkExpired:
+        return json_error(403, EXPIRED_SIGNATURE_MSG)
+    except ExportLinkInvalid:
+        return json_error(403, INVALID_SIGNATURE_MSG)
+    try:
+        handle = export_file_open(name=filename)
+    except FileNotFoundError:
+        return json_error(404, DOWNLOAD_NOT_FOUND_MSG)
+    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+    response["Cache-Control"] = "private, no-store"
+    return response

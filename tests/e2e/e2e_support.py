@@ -26,8 +26,8 @@ from served import (
     free_port,
 )
 
-from contacts.exports import FILENAME_RE
-from contacts.workbook import DATA_SHEET_TITLE, HEADER
+from contacts.exports.storage import FILENAME_RE
+from contacts.exports.workbook import DATA_SHEET_TITLE, HEADER
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

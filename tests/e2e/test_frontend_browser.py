@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from contacts.exports import FILENAME_RE
+from contacts.exports.storage import FILENAME_RE
 from e2e.e2e_support import FRONTEND_PASSWORD, FRONTEND_USER, Service, screenshot, workbook_names
 
 pytestmark = pytest.mark.slow

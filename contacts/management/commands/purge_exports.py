@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from contacts.exports import exports_purge
+from contacts.exports.services import exports_purge
 
 
 def _days(text: str) -> int:

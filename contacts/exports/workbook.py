@@ -1,9 +1,10 @@
-"""The contacts workbook: streamed, styled, and literal whatever the text holds.
+"""The contacts workbook, rows in and xlsx out: its columns and their widths, cell cleaning, the row limit.
 
 openpyxl's write-only mode writes one row at a time, so a million rows never sit in memory.
 Every text cell is a string cell (a quote-prefixed one where a spreadsheet would otherwise
 evaluate it), XML-illegal characters are dropped and over-long text is cut at Excel's limit.
-No cell value is ever logged: contacts are personal data.
+Its scratch files (the sheets' XML, and the archive itself while it is written) are named
+`.<final name>.<random>.tmp`, so that a purge recognises what a killed worker left.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from typing import IO, Any
 from zipfile import ZIP_DEFLATED, ZipFile
 
 from django.conf import settings
+from django.db.models import Aggregate, Func, IntegerField, Max
+from django.db.models.functions import Length
 from django.utils import timezone
 from openpyxl import Workbook
 from openpyxl.cell import Cell
@@ -29,6 +32,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
+
+from .errors import ExportTooLarge
+
+XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Every scratch file of an export (the archive and one per sheet) is `.<final name>.<random>.tmp`.
+SCRATCH_RE = re.compile(r"\.(contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.xlsx)\.[0-9a-z_]{8}\.tmp")
 
 DATA_SHEET_TITLE = "联系记录"
 INFO_SHEET_TITLE = "导出信息"
@@ -47,16 +56,6 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 HEADER = tuple(column[0] for column in COLUMNS)
 FIELDS = tuple(column[1] for column in COLUMNS)
-FILTER_LABELS = {
-    "search": "搜索关键词",
-    "reply_status": "回复状态",
-    "wechat_exchanged": "是否交换微信",
-    "start_date": "开始日期",
-    "end_date": "结束日期",
-    "worker_id": "Worker ID",
-    "account_id": "账号 ID",
-    "selection": "后台选择",
-}
 
 # One sheet holds 1,048,576 rows: the header and 1,048,575 contacts.
 SHEET_MAX_DATA_ROWS = 1_048_575
@@ -82,26 +81,27 @@ _EXCEL_EPOCH = dt.datetime(1899, 12, 30)
 _ONE_DAY = dt.timedelta(days=1)
 
 
-class ExportError(Exception):
-    """Base of the export failures that callers answer."""
-
-
-class ExportTooLarge(ExportError):
-    def __init__(self, *, rows: int, limit: int) -> None:
-        super().__init__(f"{rows} rows exceed the export limit of {limit}")
-        self.rows = rows
-        self.limit = limit
-
-
 @dataclass(frozen=True)
 class ExportInfo:
-    """What the `导出信息` sheet says about an export, besides its row count."""
+    """What the `导出信息` sheet says about an export, besides its row count.
+
+    `filters` are (label, value) lines, as the FilterSet describes what was asked.
+    """
 
     username: str
     generated_at: dt.datetime
     source: str
-    filters: Mapping[str, str] = field(default_factory=dict)
+    filters: Sequence[tuple[str, str]] = field(default_factory=tuple)
     ordering: str = ""
+
+
+# The row limit ------------------------------------------------------------------------------------
+
+
+def row_limit_check(*, rows: int) -> None:
+    """Raise ExportTooLarge when `rows` is more than one export may hold (EXPORT_MAX_ROWS)."""
+    if rows > settings.EXPORT_MAX_ROWS:
+        raise ExportTooLarge(rows=rows, limit=settings.EXPORT_MAX_ROWS)
 
 
 # Text -------------------------------------------------------------------------------------------
@@ -197,6 +197,30 @@ class ScratchFiles:
                 os.remove(path)
             with suppress(ValueError):
                 ALL_TEMP_FILES.remove(path)
+
+
+@dataclass(frozen=True)
+class ScratchFile:
+    name: str
+    size: int
+    modified: float
+
+
+def scratch_files_left(directory: Path) -> list[ScratchFile]:
+    """The regular files directly in `directory` named like an export's scratch files, by name: those of
+    exports being written, and those killed workers left. Links and anything else are left out."""
+    try:
+        with os.scandir(directory) as entries:
+            found = [
+                ScratchFile(entry.name, info.st_size, info.st_mtime)
+                for entry in entries
+                if SCRATCH_RE.fullmatch(entry.name)
+                and entry.is_file(follow_symlinks=False)
+                and (info := entry.stat(follow_symlinks=False))
+            ]
+    except FileNotFoundError:
+        return []
+    return sorted(found, key=lambda scratch: scratch.name)
 
 
 def _styled_cell(sheet: WriteOnlyWorksheet, column: int, *, data_type: str = "s", **style: Any) -> Cell:
@@ -316,7 +340,7 @@ def _write_info_sheet(workbook: Workbook, scratch: ScratchFiles, info: ExportInf
         lines.append(("数据工作表", f"{sheets} 张({DATA_SHEET_TITLE} 起,每张至多 {SHEET_MAX_DATA_ROWS} 行)"))
     lines.append(("排序", info.ordering or "—"))
     if info.filters:
-        lines += [(f"筛选:{FILTER_LABELS.get(name, name)}", value) for name, value in info.filters.items()]
+        lines += [(f"筛选:{label}", value) for label, value in info.filters]
     else:
         lines.append(("筛选条件", "无(全部记录)"))
     sheet.column_dimensions["A"].width = max(text_display_width(label) for label, _ in lines) + 2
@@ -348,20 +372,18 @@ def contacts_workbook_write(
     scratch_dir: Path,
     scratch_name: str,
     widths: Sequence[float] | None = None,
-    max_rows: int | None = None,
 ) -> int:
     """Stream `rows` (values in `FIELDS` order) into a workbook written to `target`; return the rows.
 
-    The sheets' scratch files go to `scratch_dir` as `.<scratch_name>.<random>.tmp` and are
-    removed whether the write succeeds or fails.
+    More than EXPORT_MAX_ROWS rows raise ExportTooLarge, mid-stream. The sheets' scratch files go to
+    `scratch_dir` as `.<scratch_name>.<random>.tmp` and are removed whether the write succeeds or fails.
     """
     scratch = ScratchFiles(scratch_dir, scratch_name)
     workbook = Workbook(write_only=True)
     zone = timezone.get_default_timezone()
-    limit = settings.EXPORT_MAX_ROWS if max_rows is None else max_rows
     try:
         data = _DataSheetWriter(workbook, scratch, widths or column_widths(), zone)
-        written = data.write(rows, max_rows=limit)
+        written = data.write(rows, max_rows=settings.EXPORT_MAX_ROWS)
         _write_info_sheet(workbook, scratch, info, rows=written, sheets=len(data.sheets))
         _workbook_save(workbook, target)
     except BaseException:
@@ -398,8 +420,26 @@ def _workbook_abandon(workbook: Workbook) -> None:
 # Column widths ------------------------------------------------------------------------------------
 
 
+class _OctetLength(Func):
+    function = "OCTET_LENGTH"
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return super().as_sql(compiler, connection, template="LENGTH(CAST(%(expressions)s AS BLOB))", **extra)
+
+
+def width_aggregates() -> dict[str, Aggregate]:
+    """What `column_widths` reads, as aggregates of the exported rows: the largest id, and per text
+    column its longest value in characters plus UTF-8 bytes, computed by the database."""
+    text_fields = [name for _, name, kind in COLUMNS if kind == "text"]
+    return {
+        "max_id": Max("id"),
+        **{f"width_{name}": Max(Length(name) + _OctetLength(name)) for name in text_fields},
+    }
+
+
 def column_widths(summary: Mapping[str, Any] | None = None) -> list[float]:
-    """Widths that fit the header and the longest value of each column, as the summary gives them.
+    """Widths that fit the header and the longest value of each column, as `width_aggregates` gives them.
 
     Characters plus UTF-8 bytes, halved, counts a Chinese character (3 bytes) as two columns and
     a Latin one as one, without reading every value into Python.
