@@ -73,11 +73,14 @@ def _period_start(moment: dt.datetime, kind: str) -> dt.datetime:
 
 
 class ContactQuerySet(models.QuerySet):
-    def count(self) -> int:
-        """The exact count; read from the tally when the filters allow, which is most list pages."""
+    def tallied_count(self) -> int:
+        """The exact count, read from the kept tally when the filters allow (most list pages), else counted.
+
+        The list's paginator and the admin's ask for it by name; `count()` stays Django's own.
+        """
         filters = _tallied_filters(self.query)
         if filters is None:
-            return super().count()
+            return self.count()
         return _tally_sum(self.db, filters)
 
     def datetimes(self, field_name: str, kind: str, order: str = "ASC", tzinfo=None):

@@ -30,7 +30,7 @@ def real_count(**filters) -> int:
 
 def assert_counts_exact() -> None:
     for filters in FILTERS:
-        assert Contact.objects.filter(**filters).count() == real_count(**filters), filters
+        assert Contact.objects.filter(**filters).tallied_count() == real_count(**filters), filters
 
 
 @pytest.fixture
@@ -41,7 +41,7 @@ def seeded():
 def test_unfiltered_count_reads_the_tally_not_the_table(seeded):
     """Counting all contacts costs one small query on the tally table."""
     with CaptureQueriesContext(connection) as queries:
-        total = Contact.objects.count()
+        total = Contact.objects.tallied_count()
     assert total == 300
     assert len(queries) == 1
     assert "contacts_contacttally" in queries[0]["sql"]
@@ -86,11 +86,27 @@ def test_other_filters_count_the_rows_themselves(seeded):
         Contact.objects.all()[:7],
     ]
     for queryset in querysets:
-        assert queryset.count() == len(list(queryset))
+        assert queryset.tallied_count() == len(list(queryset))
 
 
 def test_tally_is_empty_after_deleting_everything(seeded):
     """Deleting every contact leaves every group at zero."""
     Contact.objects.all().delete()
-    assert Contact.objects.count() == 0
+    assert Contact.objects.tallied_count() == 0
     assert set(ContactTally.objects.values_list("total", flat=True)) <= {0}
+
+
+def test_count_is_djangos_own_and_the_tally_is_asked_for_by_name(seeded):
+    """`count()` is not replaced: only callers that ask for `tallied_count()` read the tally."""
+    with CaptureQueriesContext(connection) as queries:
+        assert Contact.objects.count() == 300
+    assert "contacts_contacttally" not in queries[0]["sql"]
+
+
+def test_the_admin_list_reads_its_count_from_the_tally(admin_client, seeded):
+    """The unfiltered admin list of a million rows must not COUNT them: its paginator asks the tally."""
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get("/admin/contacts/contact/")
+    assert response.context["cl"].result_count == 300
+    counts = [query["sql"] for query in queries if "COUNT(" in query["sql"].upper()]
+    assert not [sql for sql in counts if "contacts_contact" in sql and "contacttally" not in sql], counts

@@ -151,3 +151,28 @@ def test_ordering_invalid(contacts):
 def test_control_characters(contacts):
     """NUL and other control characters in free text are errors."""
     assert list(errors({"search": "a\x00", "worker_id": "\x01"})) == ["search", "worker_id"]
+
+
+def test_every_parameter_declares_its_label_and_help_text():
+    """The label names it on the 导出信息 sheet, the help text describes it in the OpenAPI document."""
+    for name, declared in ContactFilterSet.base_filters.items():
+        assert declared.label, name
+        assert declared.extra.get("help_text"), name
+
+
+def test_parameters_are_what_was_asked_with_the_ordering_applied():
+    """What an export records: the parameters given as given, empty ones left out, and the ordering."""
+    filterset = ContactFilterSet(
+        {"search": " 张 三 ", "reply_status": "已回复", "worker_id": "", "page": "2"}, queryset=Contact.objects.all()
+    )
+    assert filterset.parameters() == {"search": " 张 三 ", "reply_status": "已回复", "ordering": "-created_at"}
+    assert filterset.described() == [("搜索关键词", " 张 三 "), ("回复状态", "已回复")]
+    asked = ContactFilterSet({"ordering": "id", "account_id": "7"}, queryset=Contact.objects.all())
+    assert asked.parameters() == {"account_id": "7", "ordering": "id"}
+    assert asked.described() == [("账号 ID", "7")]
+
+
+def test_an_invalid_filterset_has_no_parameters_to_record():
+    """Only what passed validation may be recorded as what an export exported."""
+    with pytest.raises(ValueError, match="valid FilterSet"):
+        ContactFilterSet({"reply_status": "maybe"}, queryset=Contact.objects.all()).parameters()

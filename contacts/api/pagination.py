@@ -58,7 +58,7 @@ class ContactPagination(BasePagination):
         self.page_size = min(
             positive_int_param(request, "page_size", default=self.default_page_size), self.max_page_size
         )
-        self.total = queryset.count()
+        self.total = queryset.tallied_count()
         offset = (self.page - 1) * self.page_size
         if offset >= self.total:
             return []
