@@ -48,7 +48,7 @@ class ExportsFileSystemStorage(FileSystemStorage):
 
     @cached_property
     def base_location(self) -> str:
-        return self._value_or_setting(self._location, str(scratch_dir()))
+        return str(scratch_dir()) if self._location is None else self._location
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
         return name  # a taken name is refused by _save, not replaced by another
