@@ -7,11 +7,11 @@ from importlib.metadata import version
 import jwt
 import pytest
 import redis
-from conftest import PASSWORD, client_for, make_contact, make_user
 from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
+from factories import PASSWORD, client_for, make_contact, make_user
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
