@@ -1,9 +1,16 @@
 """The suite's fixtures. The builders they use, and that tests import, are in factories.py."""
 
+import os
+from pathlib import Path
+
 import pytest
 from django.contrib.auth.models import User
 from factories import PASSWORD, client_for, make_user
 from rest_framework.test import APIClient
+from served import postgres_server_url
+from services import postgres_bin, postgres_problem, postgres_programs_problem, redis_problem, require_service
+
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 @pytest.fixture(autouse=True)
@@ -51,3 +58,26 @@ def admin_api(admin_user) -> APIClient:
 @pytest.fixture
 def anon() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis server for the tests that need one: TEST_REDIS_URL, by default database 7 of the local server."""
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+    require_service("Redis", lambda: redis_problem(url))
+    return url
+
+
+@pytest.fixture
+def postgres_server() -> str:
+    """The PostgreSQL server of the suite's PostgreSQL run, or TEST_POSTGRES_URL's in the SQLite run."""
+    url = postgres_server_url()
+    require_service("PostgreSQL", lambda: postgres_problem(url))
+    return url
+
+
+@pytest.fixture
+def postgres_programs() -> Path:
+    """The folder of PostgreSQL's initdb and pg_ctl, for a private cluster that a test may stop."""
+    require_service("PostgreSQL's server programs", postgres_programs_problem)
+    return postgres_bin()
