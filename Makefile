@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test lint clean bench soak
+.PHONY: run test test-fast lint clean bench soak
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,12 @@ test: $(VENV)/.installed-test
 	else \
 		echo "DATABASE_URL names no PostgreSQL server: the PostgreSQL run is skipped."; \
 	fi
+
+# The edit-test loop: the suite on SQLite without the tests marked slow (gunicorn, load and fault tests,
+# the browser); e.g. make test-fast TEST_ARGS="-k export -x".
+test-fast: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check .
+	env -u DATABASE_URL $(VENV)/bin/pytest -m "not slow" $(TEST_ARGS)
 
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
