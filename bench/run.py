@@ -4,8 +4,9 @@ For each backend (SQLite, then PostgreSQL) in one run: a fresh bench database, `
 the query plans of every list case, the service under its real gunicorn configuration (DJANGO_DEBUG=0,
 the login throttle raised so that the login case measures logins, not 429s), then for each case
 sequential single requests (their p50) and `wrk` at 16 connections for a bounded time. The export
-benchmark (bench/export_bench.py, when the measured tree has it) runs in the same run. Results go to
-bench/results/<date>_<commit>.json and .md, and the tables into bench/README.md between markers.
+benchmark (bench/export_bench.py, when the measured tree has it) runs in the same run. The result goes
+to bench/results/<date>_<commit>.json (bench/report.py renders it), and its tables into bench/README.md
+between markers.
 See bench/README.md for the options.
 """
 
@@ -416,9 +417,10 @@ def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None
         return None
     out_file = args.data_dir / "export_bench.json"
     out_file.unlink(missing_ok=True)
-    command = [sys.executable, str(script), "--database-url", database_url, "--json", str(out_file)]
+    arguments = ["--database-url", database_url]
     if args.quick:
-        command += ["--rows", "2000", "10000"]
+        arguments += ["--rows", "2000", "10000"]
+    command = [sys.executable, str(script), *arguments, "--json", str(out_file)]
     log(f"export benchmark: {' '.join(command[1:])}")
     env = {
         **os.environ,
@@ -431,7 +433,8 @@ def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None
     print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", flush=True)
     figures = json.loads(out_file.read_text(encoding="utf-8")) if out_file.exists() else None
     return {
-        "command": " ".join(command[1:]),
+        # as run from the measured tree, without this machine's paths
+        "command": " ".join(["bench/export_bench.py", *arguments]),
         "returncode": result.returncode,
         "figures": figures,
         "stdout": result.stdout[-8000:],
@@ -447,7 +450,6 @@ def main(argv: list[str]) -> int:
     report: dict = {
         **info,
         "date": started.isoformat(timespec="seconds"),
-        "app_dir": str(args.app_dir),
         "machine": {
             "cpus": os.cpu_count(),
             "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split("\n")[0],
@@ -471,11 +473,11 @@ def main(argv: list[str]) -> int:
     if "postgres" in report["backends"]:
         report["export"] = run_export_bench(args, args.pg_url)
     report["elapsed_s"] = round((dt.datetime.now().astimezone() - started).total_seconds())
-    from report import write_reports
+    from report import fill_readme, write_result
 
-    paths = write_reports(report, readme_section=args.readme_section)
-    for path in paths:
-        log(f"wrote {path}")
+    log(f"wrote {write_result(report)}")
+    if args.readme_section != "none":
+        log(f"wrote {fill_readme(report, args.readme_section)}")
     failed = [
         f"{backend}/{case['name']}: {case['label_check']}"
         for backend, outcome in report["backends"].items()
