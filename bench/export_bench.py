@@ -13,7 +13,7 @@ Each variant runs in its own process: its time covers the export or the loop and
 its peak memory is the process's peak resident set size (getrusage), Python and Django included.
 The bare and normal variants also hold the whole row list in memory; their peak says so.
 
-    .venv/bin/python bench/export_bench.py                                     # 100,000 and 1,000,000 rows, SQLite
+    .venv/bin/python bench/export_bench.py                  # 100,000 and 1,000,000 rows, SQLite in the temp folder
     .venv/bin/python bench/export_bench.py --database-url postgres://postgres@127.0.0.1:5432/boss_dp_bench_export
     .venv/bin/python bench/export_bench.py --rows 2000 10000                   # a quick try
 
@@ -37,7 +37,8 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATABASE_URL = "sqlite:////tmp/bench_export.sqlite3"
+# A SQLite file in the system's temporary folder unless --database-url says otherwise.
+DEFAULT_DATABASE_URL = f"sqlite:///{Path(tempfile.gettempdir()) / 'bench_export.sqlite3'}"
 VARIANTS = ("export", "bare", "normal")
 
 

@@ -1,7 +1,11 @@
-"""Turn one benchmark run into bench/results/<date>_<commit>.json and .md, and README sections.
+"""Benchmark results: one JSON per run in bench/results/<date>_<commit>.json, rendered in Markdown on demand.
 
-`python bench/report.py RESULT.json [--readme-section NAME]` re-renders a stored result;
-`python bench/report.py AFTER.json --compare-with BEFORE.json` fills the README's before/after table.
+    python bench/report.py bench/results/RUN.json                          # the run in Markdown, on stdout
+    python bench/report.py bench/results/RUN.json --output RUN.md          # the same, into a file
+    python bench/report.py bench/results/RUN.json --readme-section latest  # into bench/README.md's markers
+    python bench/report.py AFTER.json --compare-with BEFORE.json           # the README's before/after table
+
+Only the JSON is kept (bench/run.py writes it); the Markdown is not committed.
 """
 
 from __future__ import annotations
@@ -143,25 +147,37 @@ def replace_section(text: str, name: str, content: str) -> str:
     return pattern.sub(lambda _: f"{start}\n{content.strip()}\n{end}", text)
 
 
-def write_reports(report: dict, *, readme_section: str) -> list[Path]:
-    RESULTS_DIR.mkdir(exist_ok=True)
-    day = report["date"][:10]
+def result_path(report: dict) -> Path:
+    """Where a run's JSON is kept: bench/results/<date>_<commit>[-dirty][-quick].json."""
     dirty = "-dirty" if report.get("dirty") else ""
     quick = "-quick" if report["settings"]["quick"] else ""
-    stem = f"{day}_{report['commit']}{dirty}{quick}"
-    json_path = RESULTS_DIR / f"{stem}.json"
-    md_path = RESULTS_DIR / f"{stem}.md"
-    json_path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    md_path.write_text(f"# Benchmark {stem}\n\n{markdown(report)}\n## Query plans\n\n{explain_markdown(report)}\n")
-    paths = [json_path, md_path]
-    if readme_section != "none" and README.exists():
-        text = README.read_text(encoding="utf-8")
-        text = replace_section(text, readme_section, f"Source: `bench/results/{md_path.name}`.\n\n{markdown(report)}")
-        if f"<!-- bench:{readme_section}-explain:start -->" in text:
-            text = replace_section(text, f"{readme_section}-explain", explain_markdown(report))
-        README.write_text(text, encoding="utf-8")
-        paths.append(README)
-    return paths
+    return RESULTS_DIR / f"{report['date'][:10]}_{report['commit']}{dirty}{quick}.json"
+
+
+def write_result(report: dict) -> Path:
+    """Keep a run: its JSON in bench/results/."""
+    path = result_path(report)
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def full_markdown(report: dict) -> str:
+    """The whole run: its summary and tables, then the query plans."""
+    title = result_path(report).stem
+    return f"# Benchmark {title}\n\n{markdown(report)}\n## Query plans\n\n{explain_markdown(report)}\n"
+
+
+def fill_readme(report: dict, section: str) -> Path:
+    """Put the run's tables (and plans, where the README has their markers) into bench/README.md's `section`."""
+    source = result_path(report).relative_to(BENCH_DIR.parent)
+    text = README.read_text(encoding="utf-8")
+    intro = f"Source: `{source}` (`python bench/report.py {source}` renders all of it)."
+    text = replace_section(text, section, f"{intro}\n\n{markdown(report)}")
+    if f"<!-- bench:{section}-explain:start -->" in text:
+        text = replace_section(text, f"{section}-explain", explain_markdown(report))
+    README.write_text(text, encoding="utf-8")
+    return README
 
 
 def compare_markdown(before: dict, after: dict) -> str:
@@ -194,21 +210,29 @@ def compare_markdown(before: dict, after: dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("result", type=Path)
-    parser.add_argument("--readme-section", default="latest")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("result", type=Path, help="a run's JSON, e.g. bench/results/2026-11-28_72118fe.json")
+    parser.add_argument("--output", type=Path, help="write the Markdown to this file instead of stdout")
+    parser.add_argument("--readme-section", help="fill these markers of bench/README.md instead (latest, before)")
     parser.add_argument("--compare-with", type=Path, help="a 'before' result: fill the README's compare section")
-    options = parser.parse_args()
+    options = parser.parse_args(argv)
+    report = json.loads(options.result.read_text(encoding="utf-8"))
     if options.compare_with:
         before = json.loads(options.compare_with.read_text(encoding="utf-8"))
-        after = json.loads(options.result.read_text(encoding="utf-8"))
         README.write_text(
-            replace_section(README.read_text(encoding="utf-8"), "compare", compare_markdown(before, after))
+            replace_section(README.read_text(encoding="utf-8"), "compare", compare_markdown(before, report)),
+            encoding="utf-8",
         )
         print(README)
-        raise SystemExit(0)
-    for written in write_reports(
-        json.loads(options.result.read_text(encoding="utf-8")), readme_section=options.readme_section
-    ):
-        print(written)
+    elif options.readme_section:
+        print(fill_readme(report, options.readme_section))
+    elif options.output:
+        options.output.write_text(full_markdown(report), encoding="utf-8")
+        print(options.output)
+    else:
+        print(full_markdown(report), end="")
+
+
+if __name__ == "__main__":
+    main()

@@ -4,8 +4,9 @@ For each backend (SQLite, then PostgreSQL) in one run: a fresh bench database, `
 the query plans of every list case, the service under its real gunicorn configuration (DJANGO_DEBUG=0,
 the login throttle raised so that the login case measures logins, not 429s), then for each case
 sequential single requests (their p50) and `wrk` at 16 connections for a bounded time. The export
-benchmark (bench/export_bench.py, when the measured tree has it) runs in the same run. Results go to
-bench/results/<date>_<commit>.json and .md, and the tables into bench/README.md between markers.
+benchmark (bench/export_bench.py, when the measured tree has it) runs in the same run. The result goes
+to bench/results/<date>_<commit>.json (bench/report.py renders it), and its tables into bench/README.md
+between markers.
 See bench/README.md for the options.
 """
 
@@ -13,26 +14,30 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import http.client
 import json
 import os
-import re
 import secrets
 import shutil
-import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-from cases import SEED, SEED_DAYS, Case, build_cases
+from urllib.parse import urlsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
+# Run as a script, this file has bench/ on its import path; the harness package, which starts gunicorn
+# for the tests too, is at the repository's root.
+sys.path.insert(0, str(REPO))
+
+from cases import SEED, SEED_DAYS, Case, build_cases  # noqa: E402
+
+from harness.client import Reply, call  # noqa: E402
+from harness.postgres import recreate_database  # noqa: E402
+from harness.service import PYTHON, Gunicorn, manage  # noqa: E402
+
 USERNAME = "bench"
 # High enough that no login of the run is throttled; the service's default is 10/min.
 LOGIN_RATE = "1000000/min"
@@ -84,12 +89,6 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def git(app_dir: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(app_dir), *args], capture_output=True, text=True, check=True).stdout.strip()
 
@@ -108,11 +107,8 @@ class Service:
 
     def __init__(self, args: argparse.Namespace, database_url: str, backend: str) -> None:
         self.app_dir = args.app_dir
-        self.python = sys.executable
         self.data_dir = args.data_dir
         self.backend = backend
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
         self.env = {
             **os.environ,
             "PYTHONPATH": str(BENCH_DIR),
@@ -124,83 +120,30 @@ class Service:
             "DJANGO_MEDIA_ROOT": str(self.data_dir / f"media-{backend}"),
             "LOGIN_RATE_PER_ADDRESS": LOGIN_RATE,
             "LOGIN_RATE_PER_USERNAME": LOGIN_RATE,
-            "HOST": "127.0.0.1",
-            "PORT": str(self.port),
-            "GUNICORN_ACCESS_LOG": str(self.data_dir / f"access-{backend}.log"),
         }
+        self.gunicorn = Gunicorn(self.env, self.data_dir / f"logs-{backend}", app_dir=self.app_dir)
+
+    @property
+    def port(self) -> int:
+        return self.gunicorn.port
 
     def manage(self, *args: str) -> str:
-        result = subprocess.run(
-            [self.python, "manage.py", *args], cwd=self.app_dir, env=self.env, capture_output=True, text=True
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"manage.py {args[0]} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+        return manage(self.env, *args, timeout=None, app_dir=self.app_dir)
 
     def shell(self, code: str) -> str:
         return self.manage("shell", "-c", code)
 
-    def start(self) -> None:
-        gunicorn = str(Path(self.python).parent / "gunicorn")
-        output = open(self.data_dir / f"gunicorn-{self.backend}.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [gunicorn, "-c", "gunicorn.conf.py", "boss_dp.wsgi"],
-            cwd=self.app_dir,
-            env=self.env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._output = output
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited with {self.process.returncode}; see {output.name}")
-            try:
-                status, _ = request(self.port, "GET", "/api/health")
-                if status == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("gunicorn did not answer /api/health within 90 s")
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        if self.process:
-            self._output.close()
-
-
-def request(port: int, method: str, path: str, *, token: str = "", body: str = "") -> tuple[int, bytes]:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if body:
-        headers["Content-Type"] = "application/json"
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    try:
-        connection.request(method, path, body=body.encode() or None, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
-
-
-def prepare_postgres(url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise SystemExit(f"unexpected database name {name!r}")
-    admin_url = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        connection.execute(f"CREATE DATABASE {name}")
+def request(port: int, case: Case, token: str, login_body: str) -> Reply:
+    """The case's request: with the token if it needs a login, with the login's JSON body if it is a POST."""
+    return call(
+        port,
+        case.method,
+        case.url_path,
+        token=token if case.auth else "",
+        body=login_body.encode() if case.method == "POST" else None,
+        timeout=120,
+    )
 
 
 def analyze(backend: str, url: str, sqlite_path: Path) -> str:
@@ -341,13 +284,7 @@ def single_requests(args: argparse.Namespace, port: int, case: Case, token: str,
     started = time.monotonic()
     while len(timings) < args.samples and (len(timings) < 3 or time.monotonic() - started < 15):
         begin = time.perf_counter()
-        status, _ = request(
-            port,
-            case.method,
-            case.url_path,
-            token=token if case.auth else "",
-            body=login_body if case.method == "POST" else "",
-        )
+        status = request(port, case, token, login_body).status
         timings.append((time.perf_counter() - begin) * 1000)
         if not 200 <= status < 300:
             raise RuntimeError(f"{case.name}: {status} on a single request")
@@ -360,19 +297,13 @@ def single_requests(args: argparse.Namespace, port: int, case: Case, token: str,
 
 def check_case(args: argparse.Namespace, port: int, case: Case, token: str, login_body: str, rows: int) -> dict:
     """The first answer: a 2xx, and for lists the true match count, checked against the label."""
-    status, body = request(
-        port,
-        case.method,
-        case.url_path,
-        token=token if case.auth else "",
-        body=login_body if case.method == "POST" else "",
-    )
-    if not 200 <= status < 300:
-        raise RuntimeError(f"{case.name}: {status} {body[:300]!r}")
-    outcome: dict = {"status": status}
+    reply = request(port, case, token, login_body)
+    if not 200 <= reply.status < 300:
+        raise RuntimeError(f"{case.name}: {reply.status} {reply.body[:300]!r}")
+    outcome: dict = {"status": reply.status}
     if case.expect_share is None:
         return outcome
-    data = json.loads(body)["data"]
+    data = reply.json()["data"]
     total = data["total"]
     outcome["matched"] = total
     outcome["returned"] = len(data["results"])
@@ -391,7 +322,7 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
     if backend == "postgres":
         database_url = args.pg_url
         log(f"postgres: recreating {urlsplit(database_url).path.lstrip('/')}")
-        prepare_postgres(database_url)
+        recreate_database(database_url)
     else:
         args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         for suffix in ("", "-wal", "-shm"):
@@ -422,21 +353,21 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
         cases = [case for case in cases if case.name in wanted or case.ceiling]
     explained = explain_cases(service, cases)
     login_body = json.dumps({"username": USERNAME, "password": password})
-    service.start()
+    service.gunicorn.start(timeout=90)
     database = urlsplit(database_url).path.lstrip("/") if backend == "postgres" else None
-    meter = CpuMeter(service.process.pid, database)
+    meter = CpuMeter(service.gunicorn.process.pid, database)
     results = []
     try:
-        status, body = request(service.port, "POST", "/api/auth/token", body=login_body)
-        if status != 200:
-            raise RuntimeError(f"login failed: {status} {body[:200]!r}")
-        token = json.loads(body)["data"]["access"]
+        reply = call(service.port, "POST", "/api/auth/token", body=login_body.encode(), timeout=120)
+        if reply.status != 200:
+            raise RuntimeError(f"login failed: {reply.status} {reply.body[:200]!r}")
+        token = reply.json()["data"]["access"]
         # Every worker imports, connects and reads the schema before measuring: a worker's first list
         # on a SQLite file of a million rows took 250-330 ms, then 7 ms.
         for _ in range(50):
-            request(service.port, "GET", "/bench/hello")
-            request(service.port, "GET", "/api/health")
-            request(service.port, "GET", "/api/contacts?page=1", token=token)
+            call(service.port, "GET", "/bench/hello", timeout=120)
+            call(service.port, "GET", "/api/health", timeout=120)
+            call(service.port, "GET", "/api/contacts?page=1", token=token, timeout=120)
         for case in cases:
             outcome = {"name": case.name, "label": case.label, "path": case.url_path}
             outcome |= check_case(args, service.port, case, token, login_body, facts["rows"])
@@ -449,7 +380,7 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
                 f"  non-2xx {outcome['non2xx']}  matched {outcome.get('matched', '-')}"
             )
     finally:
-        service.stop()
+        service.gunicorn.stop()
     ceiling = next((r["rps"] for r in results if r["name"] == "hello"), None)
     for outcome in results:
         outcome["ratio"] = round(outcome["rps"] / ceiling, 4) if ceiling else None
@@ -469,7 +400,7 @@ def explain_cases(service: Service, cases: list[Case]) -> dict:
     payload = [{"name": case.name, "url_path": case.url_path} for case in cases if case.explain]
     cases_file.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     result = subprocess.run(
-        [service.python, str(BENCH_DIR / "explain.py"), str(cases_file), USERNAME, str(out_file)],
+        [PYTHON, str(BENCH_DIR / "explain.py"), str(cases_file), USERNAME, str(out_file)],
         cwd=service.app_dir,
         env=service.env,
         capture_output=True,
@@ -486,9 +417,10 @@ def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None
         return None
     out_file = args.data_dir / "export_bench.json"
     out_file.unlink(missing_ok=True)
-    command = [sys.executable, str(script), "--database-url", database_url, "--json", str(out_file)]
+    arguments = ["--database-url", database_url]
     if args.quick:
-        command += ["--rows", "2000", "10000"]
+        arguments += ["--rows", "2000", "10000"]
+    command = [sys.executable, str(script), *arguments, "--json", str(out_file)]
     log(f"export benchmark: {' '.join(command[1:])}")
     env = {
         **os.environ,
@@ -501,7 +433,8 @@ def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None
     print(result.stdout[-4000:], result.stderr[-4000:], sep="\n", flush=True)
     figures = json.loads(out_file.read_text(encoding="utf-8")) if out_file.exists() else None
     return {
-        "command": " ".join(command[1:]),
+        # as run from the measured tree, without this machine's paths
+        "command": " ".join(["bench/export_bench.py", *arguments]),
         "returncode": result.returncode,
         "figures": figures,
         "stdout": result.stdout[-8000:],
@@ -517,7 +450,6 @@ def main(argv: list[str]) -> int:
     report: dict = {
         **info,
         "date": started.isoformat(timespec="seconds"),
-        "app_dir": str(args.app_dir),
         "machine": {
             "cpus": os.cpu_count(),
             "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split("\n")[0],
@@ -541,11 +473,11 @@ def main(argv: list[str]) -> int:
     if "postgres" in report["backends"]:
         report["export"] = run_export_bench(args, args.pg_url)
     report["elapsed_s"] = round((dt.datetime.now().astimezone() - started).total_seconds())
-    from report import write_reports
+    from report import fill_readme, write_result
 
-    paths = write_reports(report, readme_section=args.readme_section)
-    for path in paths:
-        log(f"wrote {path}")
+    log(f"wrote {write_result(report)}")
+    if args.readme_section != "none":
+        log(f"wrote {fill_readme(report, args.readme_section)}")
     failed = [
         f"{backend}/{case['name']}: {case['label_check']}"
         for backend, outcome in report["backends"].items()

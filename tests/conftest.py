@@ -1,14 +1,16 @@
-import datetime as dt
+"""The suite's fixtures. The builders they use, and that tests import, are in factories.py."""
+
+import os
+from pathlib import Path
 
 import pytest
-from django.contrib.auth.models import Permission, User
-from django.utils import timezone
+from django.contrib.auth.models import User
+from factories import PASSWORD, client_for, make_user
 from rest_framework.test import APIClient
-from rest_framework_simplejwt.tokens import RefreshToken
+from served import postgres_server_url
+from services import postgres_bin, postgres_problem, postgres_programs_problem, redis_problem, require_service
 
-from contacts.models import Contact
-
-PASSWORD = "correct-horse-battery-staple"
+DEFAULT_TEST_REDIS_URL = "redis://127.0.0.1:6379/7"
 
 
 @pytest.fixture(autouse=True)
@@ -30,20 +32,6 @@ def _unhashed_static(settings):
 def _fast_password_hashing(settings):
     """Hashing with the production work factor would make every login in the suite take a third of a second."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-def make_user(username: str, *perms: str, **extra) -> User:
-    user = User.objects.create_user(username=username, password=PASSWORD, **extra)
-    for perm in perms:
-        app_label, codename = perm.split(".")
-        user.user_permissions.add(Permission.objects.get(content_type__app_label=app_label, codename=codename))
-    return user
-
-
-def client_for(user: User) -> APIClient:
-    client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
-    return client
 
 
 @pytest.fixture
@@ -72,19 +60,24 @@ def anon() -> APIClient:
     return APIClient()
 
 
-def make_contact(**fields) -> Contact:
-    """A saved contact with plausible values; any field can be given."""
-    values = {
-        "name": "张三",
-        "position": "产品经理",
-        "contact": "13800138000",
-        "account_id": 1,
-        "worker_id": "worker-001",
-        **fields,
-    }
-    return Contact.objects.create(**values)
+@pytest.fixture
+def redis_url() -> str:
+    """A Redis server for the tests that need one: TEST_REDIS_URL, by default database 7 of the local server."""
+    url = os.environ.get("TEST_REDIS_URL") or DEFAULT_TEST_REDIS_URL
+    require_service("Redis", lambda: redis_problem(url))
+    return url
 
 
-def local_time(text: str) -> dt.datetime:
-    """`YYYY-MM-DD HH:MM[:SS[.ffffff]]` read as a wall-clock time in the configured time zone."""
-    return timezone.make_aware(dt.datetime.fromisoformat(text))
+@pytest.fixture
+def postgres_server() -> str:
+    """The PostgreSQL server of the suite's PostgreSQL run, or TEST_POSTGRES_URL's in the SQLite run."""
+    url = postgres_server_url()
+    require_service("PostgreSQL", lambda: postgres_problem(url))
+    return url
+
+
+@pytest.fixture
+def postgres_programs() -> Path:
+    """The folder of PostgreSQL's initdb and pg_ctl, for a private cluster that a test may stop."""
+    require_service("PostgreSQL's server programs", postgres_programs_problem)
+    return postgres_bin()

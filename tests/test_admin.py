@@ -1,8 +1,8 @@
 """The contacts admin: its changelist (columns, filters, search, date drill-down, order, counts) and change form."""
 
 import pytest
-from conftest import local_time, make_contact
 from django.urls import reverse
+from factories import local_time, make_contact
 
 from contacts.models import Contact
 

@@ -5,10 +5,10 @@ import html
 import re
 
 import pytest
-from conftest import make_user
 from django.test import Client
 from django.utils import timezone
 from export_support import data_rows, expected_row, folder_names, workbook
+from factories import make_user
 
 from contacts.models import Contact, ContactExport
 

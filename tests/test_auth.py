@@ -7,11 +7,11 @@ from importlib.metadata import version
 import jwt
 import pytest
 import redis
-from conftest import PASSWORD, client_for, make_contact, make_user
 from django.conf import settings as django_settings
 from django.core.cache import caches
 from django.core.management import call_command
 from django.db import connection
+from factories import PASSWORD, client_for, make_contact, make_user
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
@@ -28,7 +28,6 @@ NOT_AUTHENTICATED = {"code": 401, "msg": "身份认证信息未提供。", "data
 INVALID_TOKEN = {"code": 401, "msg": "此令牌对任何类型的令牌无效", "data": None}
 FORBIDDEN = {"code": 403, "msg": "您没有执行该操作的权限。", "data": None}
 BEARER_CHALLENGE = 'Bearer realm="api"'
-REDIS_TEST_URL = "redis://127.0.0.1:6379/7"
 
 
 def login(client: APIClient, username: str, password: str = PASSWORD, **extra):
@@ -303,17 +302,17 @@ def test_login_throttle_counts_live_in_the_database_cache_by_default(anon, reade
     assert not [key for key in keys if "reader" in key], "user names must not be stored in the cache"
 
 
-def test_login_throttle_counts_live_in_redis_when_it_is_configured(anon, reader, settings):
+def test_login_throttle_counts_live_in_redis_when_it_is_configured(anon, reader, settings, redis_url):
     """With the Redis cache (what REDIS_URL selects) the counts are Redis keys and the limit still holds."""
     prefix = f"boss-dp-test-{uuid.uuid4().hex}"
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_TEST_URL,
+            "LOCATION": redis_url,
             "KEY_PREFIX": prefix,
         }
     }
-    server = redis.Redis.from_url(REDIS_TEST_URL)
+    server = redis.Redis.from_url(redis_url)
     try:
         for n in range(10):
             assert login(anon, f"guess-{n}", REMOTE_ADDR="10.6.0.1").status_code == 401

@@ -4,8 +4,8 @@ import datetime as dt
 import json
 
 import pytest
-from conftest import local_time, make_contact
 from django.utils import timezone
+from factories import client_for, local_time, make_contact, make_user
 
 from contacts.models import Contact
 
@@ -669,8 +669,6 @@ def test_detail_of_a_non_numeric_id_is_404(api, suffix):
 @pytest.fixture
 def bot(db):
     """A bot worker's account: it may add contacts and nothing else."""
-    from conftest import client_for, make_user
-
     return client_for(make_user("bot", "contacts.add_contact"))
 
 
@@ -891,8 +889,6 @@ def test_the_id_cannot_be_chosen_by_the_client(bot):
 @pytest.fixture
 def editor(db):
     """A recruiter who reads and changes contacts."""
-    from conftest import client_for, make_user
-
     return client_for(make_user("editor", "contacts.view_contact", "contacts.change_contact"))
 
 

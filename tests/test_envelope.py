@@ -3,9 +3,9 @@
 import logging
 
 import pytest
-from conftest import make_contact
 from django.db import DatabaseError, OperationalError
 from django.db.backends.utils import CursorWrapper
+from factories import make_contact
 
 from boss_dp.log import ValuelessTracebackFormatter
 from contacts.api.views import ContactViewSet

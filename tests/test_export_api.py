@@ -10,7 +10,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import client_for, make_user
 from django.contrib.auth.models import User
 from django.db import DatabaseError
 from django.utils import timezone
@@ -22,6 +21,7 @@ from export_support import (
     row_from_list_api,
     workbook,
 )
+from factories import client_for, make_user
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 from served import call, login, manage, prepare_database, served, service_env, suite_database
 

@@ -7,10 +7,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import openpyxl
 import pytest
-from conftest import client_for, make_user
 from django.core import signing
 from django.test import Client
 from export_support import data_rows, exports_folder, workbook
+from factories import client_for, make_user
 from served import call, login, prepare_database, served, service_env, suite_database
 
 from contacts.api.serializers import export_download_path

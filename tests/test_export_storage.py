@@ -4,10 +4,10 @@ work through Django's storage API, on a backend that is not this machine's disk 
 import io
 
 import pytest
-from conftest import client_for, make_contact, make_user
 from django.core.files.storage import InMemoryStorage
 from django.core.management import call_command
 from export_support import data_rows, folder_names, workbook
+from factories import client_for, make_contact, make_user
 
 from contacts.exports.storage import exports_storage
 from contacts.models import ContactExport

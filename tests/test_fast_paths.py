@@ -3,12 +3,12 @@
 import datetime as dt
 
 import pytest
-from conftest import make_contact
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from factories import make_contact
 from rest_framework import serializers
 
 from contacts.api.serializers import ContactSerializer

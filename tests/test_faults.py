@@ -29,30 +29,25 @@ EXPORT_ROWS = 60_000
 DATABASE_UNAVAILABLE = {"code": 503, "msg": "数据库暂时不可用,请稍后重试", "data": {"database": "unavailable"}}
 
 
-def postgres_bin() -> Path:
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parent.parent.name))
-    assert found, "PostgreSQL's server binaries are not installed (/usr/lib/postgresql/<version>/bin)"
-    return found[-1].parent
-
-
 @dataclass
 class PrivateCluster:
     """A PostgreSQL server of this test alone, so that stopping it disturbs nobody else."""
 
     root: Path
     port: int
+    programs: Path
 
     def _run(self, *command: str) -> None:
         runner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
         subprocess.run([*runner, *command], check=True, capture_output=True, timeout=120)
 
     def init(self) -> None:
-        self._run(str(postgres_bin() / "initdb"), "-D", str(self.root / "data"), "-A", "trust", "-U", "postgres")
+        self._run(str(self.programs / "initdb"), "-D", str(self.root / "data"), "-A", "trust", "-U", "postgres")
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
-            str(postgres_bin() / "pg_ctl"),
+            str(self.programs / "pg_ctl"),
             "-D",
             str(self.root / "data"),
             "-l",
@@ -64,7 +59,7 @@ class PrivateCluster:
         )
 
     def stop(self) -> None:
-        self._run(str(postgres_bin() / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+        self._run(str(self.programs / "pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
 
     def create_database(self, name: str) -> str:
         import psycopg
@@ -75,11 +70,12 @@ class PrivateCluster:
 
 
 @contextlib.contextmanager
-def private_postgres() -> Iterator[PrivateCluster]:
+def private_postgres(programs: Path) -> Iterator[PrivateCluster]:
+    """A private cluster run by `programs` (the folder of initdb and pg_ctl), started, removed afterwards."""
     root = Path(tempfile.mkdtemp(prefix="boss_dp_pg_"))
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
-    cluster = PrivateCluster(root, free_port())
+    cluster = PrivateCluster(root, free_port(), programs)
     try:
         cluster.init()
         cluster.start()
@@ -102,9 +98,9 @@ def assert_error_envelope(reply: Reply) -> None:
         assert leaked not in text
 
 
-def test_database_outage_answers_envelopes_and_the_service_recovers_by_itself(tmp_path):
+def test_database_outage_answers_envelopes_and_the_service_recovers_by_itself(tmp_path, postgres_programs):
     """PostgreSQL stopped: 503 health and error envelopes everywhere; restarted: served again, no restart of ours."""
-    with private_postgres() as cluster:
+    with private_postgres(postgres_programs) as cluster:
         env = service_env(cluster.create_database("faults"), tmp_path)
         prepare_database(env, contacts=50)
         with served(env, tmp_path / "logs") as server:

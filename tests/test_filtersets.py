@@ -1,7 +1,7 @@
 """ContactFilterSet on its own: one short test per parameter, as the list, export and admin use it."""
 
 import pytest
-from conftest import local_time, make_contact
+from factories import local_time, make_contact
 
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact

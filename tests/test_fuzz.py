@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from conftest import PASSWORD
 from django.core import signals
 from django.core.management import call_command
 from django.db import close_old_connections
+from factories import PASSWORD
 from hypothesis import HealthCheck, given, settings
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis import GenerationMode

@@ -5,11 +5,11 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import client_for, make_user
 from django.contrib.staticfiles import finders
 from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from drf_spectacular.checks import schema_check
+from factories import client_for, make_user
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 from served import PYTHON, REPO, postgres_server_url, service_env, throwaway_postgres_database
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("postgres_server")]
 
 LIST_REQUESTS = """
 import json

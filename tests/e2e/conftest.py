@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 from served import manage, prepare_database, served, service_env, suite_database
+from services import executable_problem, require_service
 
 from e2e.e2e_support import (
     ADMIN_PASSWORD,
@@ -48,6 +49,7 @@ def service(tmp_path_factory) -> Iterator[Service]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
+    require_service("Chromium", lambda: executable_problem(CHROMIUM))
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield chromium

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,8 @@ from served import (
 from contacts.exports.storage import FILENAME_RE
 from contacts.exports.workbook import DATA_SHEET_TITLE, HEADER
 
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium by default; TEST_CHROMIUM names another Chromium executable.
+CHROMIUM = os.environ.get("TEST_CHROMIUM") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",

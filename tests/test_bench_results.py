@@ -1,0 +1,39 @@
+"""The benchmark keeps one JSON per run that bench/README.md cites, and renders its Markdown on demand."""
+
+import json
+import re
+import subprocess
+
+import pytest
+from repository import REPO, tracked_files
+from served import PYTHON
+
+RESULTS = REPO / "bench" / "results"
+README = REPO / "bench" / "README.md"
+CITED = sorted(set(re.findall(r"bench/results/([\w.-]+)", README.read_text(encoding="utf-8"))))
+
+
+def test_the_tracked_results_are_the_json_of_the_runs_the_bench_readme_cites():
+    """A run's JSON is committed when bench/README.md cites it; nothing else under bench/results/ is."""
+    tracked = [path.relative_to(RESULTS) for path in tracked_files() if path.is_relative_to(RESULTS)]
+    assert CITED, "bench/README.md cites no run"
+    assert all(name.endswith(".json") for name in CITED), CITED
+    assert sorted(str(path) for path in tracked) == CITED
+
+
+@pytest.mark.parametrize("name", CITED)
+def test_report_renders_a_cited_run_in_markdown(name: str):
+    """`python bench/report.py RUN.json` prints the run's summary, its tables and its query plans."""
+    result = RESULTS / name
+    run = json.loads(result.read_text(encoding="utf-8"))
+    printed = subprocess.run(
+        [PYTHON, "bench/report.py", str(result.relative_to(REPO))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    assert printed.startswith(f"# Benchmark {result.stem}\n\nCommit `{run['commit']}` ({run['subject']})")
+    assert "| case | matched rows | SQLite rps (% of ceiling) |" in printed
+    assert f"## Query plans\n\nPlans of commit `{run['commit']}`" in printed
