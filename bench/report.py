@@ -4,6 +4,7 @@
     python bench/report.py bench/results/RUN.json --output RUN.md          # the same, into a file
     python bench/report.py bench/results/RUN.json --readme-section latest  # into bench/README.md's markers
     python bench/report.py AFTER.json --compare-with BEFORE.json           # the README's before/after table
+    python bench/report.py bench/results/DATE_ab_COMMIT.json               # an A/B run of bench/ab.py
 
 Only the JSON is kept (bench/run.py writes it); the Markdown is not committed.
 """
@@ -148,10 +149,11 @@ def replace_section(text: str, name: str, content: str) -> str:
 
 
 def result_path(report: dict) -> Path:
-    """Where a run's JSON is kept: bench/results/<date>_<commit>[-dirty][-quick].json."""
+    """Where a run's JSON is kept: bench/results/<date>_[ab_]<commit>[-dirty][-quick].json."""
+    kind = "ab_" if report.get("kind") == "ab" else ""
     dirty = "-dirty" if report.get("dirty") else ""
-    quick = "-quick" if report["settings"]["quick"] else ""
-    return RESULTS_DIR / f"{report['date'][:10]}_{report['commit']}{dirty}{quick}.json"
+    quick = "-quick" if report["settings"].get("quick") else ""
+    return RESULTS_DIR / f"{report['date'][:10]}_{kind}{report['commit']}{dirty}{quick}.json"
 
 
 def write_result(report: dict) -> Path:
@@ -162,9 +164,38 @@ def write_result(report: dict) -> Path:
     return path
 
 
+def ab_markdown(report: dict) -> str:
+    """An A/B run (bench/ab.py): each variant's share of the ceiling per case, its rounds and their median,
+    and the median's change against the first variant."""
+    settings = report["settings"]
+    baseline = report["variants"][0]
+    cases = list(baseline["median_ratio"])
+    lines = [
+        f"A/B of `{report['commit']}` ({report['subject']}), measured {report['date']} on PostgreSQL, "
+        f"{settings['rows']:,} contacts; {settings['rounds']} rounds, each variant in turn; wrk "
+        f"{settings['connections']} connections, {settings['duration_s']} s a case. Figures: requests/s as a "
+        "share of the ceiling measured in the same round; the change is the median's, against the first variant.",
+        "",
+        "| variant | tree | env | " + " | ".join(f"{case}: rounds → median (change)" for case in cases) + " |",
+        "|" + " --- |" * (3 + len(cases)),
+    ]
+    for variant in report["variants"]:
+        env = ", ".join(f"`{key}={value}`" for key, value in variant["env"].items()) or "-"
+        cells = []
+        for case in cases:
+            rounds = [next(o["ratio"] for o in outcomes if o["name"] == case) for outcomes in variant["rounds"]]
+            median, base = variant["median_ratio"][case], baseline["median_ratio"][case]
+            change = f"{median / base - 1:+.1%}" if base else "-"
+            cells.append(f"{' '.join(_pct(ratio) for ratio in rounds)} → {_pct(median)} ({change})")
+        lines.append(f"| {variant['name']} | `{variant['commit']}` | {env} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def full_markdown(report: dict) -> str:
-    """The whole run: its summary and tables, then the query plans."""
+    """The whole run: its summary and tables, then the query plans (an A/B run: its one table)."""
     title = result_path(report).stem
+    if report.get("kind") == "ab":
+        return f"# Benchmark {title}\n\n{ab_markdown(report)}"
     return f"# Benchmark {title}\n\n{markdown(report)}\n## Query plans\n\n{explain_markdown(report)}\n"
 
 

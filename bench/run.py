@@ -318,26 +318,33 @@ def check_case(args: argparse.Namespace, port: int, case: Case, token: str, logi
     return outcome
 
 
-def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
+def database_fresh(args: argparse.Namespace, backend: str) -> str:
+    """An empty bench database for `backend`, created anew; its DATABASE_URL."""
     if backend == "postgres":
-        database_url = args.pg_url
-        log(f"postgres: recreating {urlsplit(database_url).path.lstrip('/')}")
-        recreate_database(database_url)
-    else:
-        args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
-        database_url = f"sqlite:///{args.sqlite_path.resolve()}"
-    service = Service(args, database_url, backend)
+        log(f"postgres: recreating {urlsplit(args.pg_url).path.lstrip('/')}")
+        recreate_database(args.pg_url)
+        return args.pg_url
+    args.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{args.sqlite_path}{suffix}").unlink(missing_ok=True)
+    return f"sqlite:///{args.sqlite_path.resolve()}"
+
+
+def database_seed(args: argparse.Namespace, service: Service) -> tuple[float, str]:
+    """Migrate, seed `args.rows` contacts and analyze: the seeding's seconds and the server's version."""
     service.manage("migrate", "--noinput", "-v", "0")
-    log(f"{backend}: seeding {args.rows:,} contacts")
+    log(f"{service.backend}: seeding {args.rows:,} contacts")
     started = time.monotonic()
     seed_output = service.manage(
         "seed_contacts", "--count", str(args.rows), "--seed", str(SEED), "--days", str(SEED_DAYS)
     )
     seed_seconds = time.monotonic() - started
-    log(f"{backend}: seeded in {seed_seconds:.1f} s ({seed_output.strip()})")
-    server_version = analyze(backend, database_url, args.sqlite_path)
+    log(f"{service.backend}: seeded in {seed_seconds:.1f} s ({seed_output.strip()})")
+    return seed_seconds, analyze(service.backend, service.env["DATABASE_URL"], args.sqlite_path)
+
+
+def bench_user_and_cases(args: argparse.Namespace, service: Service) -> tuple[dict, list[Case], str]:
+    """The bench user (made anew with a fresh password), the database's facts, the cases to run, the login body."""
     password = secrets.token_urlsafe(16)
     facts_line = next(
         line
@@ -351,10 +358,19 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
     if args.only:
         wanted = set(args.only.split(","))
         cases = [case for case in cases if case.name in wanted or case.ceiling]
-    explained = explain_cases(service, cases)
-    login_body = json.dumps({"username": USERNAME, "password": password})
+    return facts, cases, json.dumps({"username": USERNAME, "password": password})
+
+
+def cases_measure(
+    args: argparse.Namespace, service: Service, cases: list[Case], facts: dict, login_body: str, wrk: str
+) -> list[dict]:
+    """Serve with gunicorn and drive every case: its check, its sequential singles, then wrk.
+
+    Each outcome gets its ratio to the ceiling (the `hello` case) measured in the same run.
+    """
     service.gunicorn.start(timeout=90)
-    database = urlsplit(database_url).path.lstrip("/") if backend == "postgres" else None
+    url = service.env["DATABASE_URL"]
+    database = urlsplit(url).path.lstrip("/") if service.backend == "postgres" else None
     meter = CpuMeter(service.gunicorn.process.pid, database)
     results = []
     try:
@@ -375,7 +391,7 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
             outcome |= wrk_case(args, wrk, service.port, case, token, login_body, meter)
             results.append(outcome)
             log(
-                f"{backend} {case.name:20} {outcome['rps']:>9,.1f} rps  p50 {outcome['p50_ms']:>8.1f} ms"
+                f"{service.backend} {case.name:20} {outcome['rps']:>9,.1f} rps  p50 {outcome['p50_ms']:>8.1f} ms"
                 f"  p99 {outcome['p99_ms']:>8.1f} ms  single {outcome['single_p50_ms']:>8.1f} ms"
                 f"  non-2xx {outcome['non2xx']}  matched {outcome.get('matched', '-')}"
             )
@@ -384,11 +400,19 @@ def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
     ceiling = next((r["rps"] for r in results if r["name"] == "hello"), None)
     for outcome in results:
         outcome["ratio"] = round(outcome["rps"] / ceiling, 4) if ceiling else None
+    return results
+
+
+def run_backend(args: argparse.Namespace, backend: str, wrk: str) -> dict:
+    service = Service(args, database_fresh(args, backend), backend)
+    seed_seconds, server_version = database_seed(args, service)
+    facts, cases, login_body = bench_user_and_cases(args, service)
+    explained = explain_cases(service, cases)
     return {
         "server_version": server_version,
         "rows": facts["rows"],
         "seed_seconds": round(seed_seconds, 1),
-        "cases": results,
+        "cases": cases_measure(args, service, cases, facts, login_body, wrk),
         "explain": explained,
     }
 
