@@ -23,7 +23,8 @@ def test_the_tracked_results_are_the_json_of_the_runs_the_bench_readme_cites():
 
 @pytest.mark.parametrize("name", CITED)
 def test_report_renders_a_cited_run_in_markdown(name: str):
-    """`python bench/report.py RUN.json` prints the run's summary, its tables and its query plans."""
+    """`python bench/report.py RUN.json` prints the run's summary, its tables and its query plans; an A/B run
+    (bench/ab.py), its table of variants."""
     result = RESULTS / name
     run = json.loads(result.read_text(encoding="utf-8"))
     printed = subprocess.run(
@@ -34,6 +35,11 @@ def test_report_renders_a_cited_run_in_markdown(name: str):
         check=True,
         timeout=60,
     ).stdout
+    if run.get("kind") == "ab":
+        assert printed.startswith(f"# Benchmark {result.stem}\n\nA/B of `{run['commit']}` ({run['subject']})")
+        for variant in run["variants"]:
+            assert f"| {variant['name']} | `{variant['commit']}` |" in printed
+        return
     assert printed.startswith(f"# Benchmark {result.stem}\n\nCommit `{run['commit']}` ({run['subject']})")
     assert "| case | matched rows | SQLite rps (% of ceiling) |" in printed
     assert f"## Query plans\n\nPlans of commit `{run['commit']}`" in printed

@@ -176,3 +176,15 @@ def test_an_invalid_filterset_has_no_parameters_to_record():
     """Only what passed validation may be recorded as what an export exported."""
     with pytest.raises(ValueError, match="valid FilterSet"):
         ContactFilterSet({"reply_status": "maybe"}, queryset=Contact.objects.all()).parameters()
+
+
+def test_each_filterset_has_filters_of_its_own():
+    """The filters belong to one FilterSet each, and a method filter calls its own."""
+    first = ContactFilterSet({"search": "张三"}, queryset=Contact.objects.all())
+    second = ContactFilterSet({"search": "李四"}, queryset=Contact.objects.all())
+    for name, declared in ContactFilterSet.base_filters.items():
+        assert first.filters[name] is not declared and second.filters[name] is not declared
+        assert first.filters[name] is not second.filters[name]
+        assert (first.filters[name].parent, second.filters[name].parent) == (first, second)
+    assert first.filters["search"].filter.method.__self__ is first
+    assert second.filters["search"].filter.method.__self__ is second
