@@ -170,7 +170,10 @@ class ContactFilterSet(django_filters.FilterSet):
         form = ContactFilterForm
 
     def get_form_class(self) -> type[forms.Form]:
-        """The same form for every request: built once, not once a request (a millisecond each)."""
+        """The same form for every request: built once, not once a request.
+
+        A fast path: without it the list served 23.1% fewer requests (bench/README.md, the A/B).
+        """
         cls = type(self)
         if "_form_class" not in cls.__dict__:
             cls._form_class = super().get_form_class()

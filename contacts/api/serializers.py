@@ -66,8 +66,10 @@ class ContactSerializer(serializers.ModelSerializer):
         }
 
     def to_representation(self, instance: Contact) -> dict[str, Any]:
-        """What the fields above answer, read directly: the generic walk over the fields cost a
-        fifth of a list request (20 rows); tests hold the two to the same output."""
+        """What the fields above answer, read directly; tests hold the two to the same output.
+
+        A fast path: without it the list served 12.9% fewer requests (bench/README.md, the A/B).
+        """
         data = {name: getattr(instance, name) for name in self.Meta.fields}
         # Notes stored before their length was bounded are answered cut, so a page stays bounded too.
         data["notes"] = instance.notes[:NOTES_MAX_LENGTH]
