@@ -48,7 +48,7 @@ def test_the_pattern_finds_a_machine_path(text):
         "git worktree add ../bench-before 66a8ea1",
         "/usr/bin/chromium and /usr/lib/postgresql/15/bin",
         "17 3 * * * cd /srv/boss_dp && .venv/bin/python manage.py purge_exports",
-        "~/work/notes and /workers/3",
+        "notes/work/today and /workers/3",
         "/media/exports/contacts_export_20240301_103000_0a1b2c3d.xlsx",
     ],
 )
