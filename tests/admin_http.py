@@ -79,13 +79,22 @@ class AdminBrowser:
     def get(self, path: str) -> Reply:
         return self.request("GET", path)
 
-    def log_in(self, username: str, password: str) -> Reply:
-        """Open the admin's login page, then submit its form with its CSRF token."""
+    def login_token(self) -> str:
+        """Open the admin's login page: the CSRF token its form carries."""
         page = self.get(LOGIN_PAGE)
         assert page.status == 200, page.status
         token = CSRF_INPUT.search(page.body.decode())
         assert token, "the login page must carry a CSRF token"
-        form = {"csrfmiddlewaretoken": token.group(1), "username": username, "password": password, "next": "/admin/"}
+        return token.group(1)
+
+    def log_in(self, username: str, password: str, *, token: str = "") -> Reply:
+        """Submit the admin's login form, with `token` or the one a fresh look at the page gives."""
+        form = {
+            "csrfmiddlewaretoken": token or self.login_token(),
+            "username": username,
+            "password": password,
+            "next": "/admin/",
+        }
         return self.request("POST", LOGIN_PAGE, form=form)
 
 

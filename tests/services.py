@@ -14,6 +14,7 @@ import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -58,13 +59,18 @@ def redis_problem(url: str) -> str | None:
 
 
 def postgres_problem(url: str) -> str | None:
-    """Why no PostgreSQL server lets us in at `url`, or None."""
+    """Why the PostgreSQL server of `url` does not let us in, or None.
+
+    The server is asked through its `postgres` maintenance database: the database the URL names need not
+    exist (the suite's PostgreSQL run creates its own `test_` one, and throwaway ones beside it).
+    """
     import psycopg
 
+    server = urlunsplit(urlsplit(url)._replace(path="/postgres"))
     try:
-        psycopg.connect(url, connect_timeout=3).close()
+        psycopg.connect(server, connect_timeout=3).close()
     except psycopg.Error as error:
-        return f"no PostgreSQL server lets us in at {url} ({_first_line(error)})"
+        return f"no PostgreSQL server lets us in at {server} ({_first_line(error)})"
     return None
 
 
