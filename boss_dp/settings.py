@@ -263,5 +263,36 @@ EXPORT_RETENTION_DAYS = env.int("EXPORT_RETENTION_DAYS", default=7)
 EXPORT_CONCURRENT_PER_USER = env.int("EXPORT_CONCURRENT_PER_USER", default=2)
 EXPORT_DAILY_PER_USER = env.int("EXPORT_DAILY_PER_USER", default=50)
 EXPORT_STORAGE_MAX_BYTES = env.int("EXPORT_STORAGE_MAX_BYTES", default=5 * 1024**3)
-# gunicorn's worker timeout (gunicorn.conf.py reads it too): no request, an export included, outlives it.
-REQUEST_TIMEOUT_SECONDS = env.int("GUNICORN_TIMEOUT", default=900)
+# An export that records no progress for this long is taken for dead (its process killed): a job is run
+# again from the start, at most EXPORT_JOB_MAX_ATTEMPTS times in all, or recorded as failed. An export
+# records its progress every second while rows stream; counting and publishing are silent for longer.
+EXPORT_JOB_STALE_SECONDS = env.int("EXPORT_JOB_STALE_SECONDS", default=300)
+EXPORT_JOB_MAX_ATTEMPTS = env.int("EXPORT_JOB_MAX_ATTEMPTS", default=3)
+
+# Celery (boss_dp/celery.py): export jobs. The broker is Redis in production; without one configured, a
+# folder on this machine's disk serves the single machine (`make run`).
+CELERY_BROKER_URL = _str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
+CELERY_BROKER_FOLDERS: list[str] = []
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _broker_folder = BASE_DIR / "var" / "celery-broker"
+    CELERY_BROKER_FOLDERS = [str(_broker_folder / "queue"), str(_broker_folder / "control")]
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": CELERY_BROKER_FOLDERS[0],
+        "data_folder_out": CELERY_BROKER_FOLDERS[0],
+        "control_folder": CELERY_BROKER_FOLDERS[1],
+    }
+else:
+    # An unacknowledged job goes back to the queue after this long: longer than the longest export.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 3600}
+# A request that cannot reach the broker answers 503 at once rather than after minutes of retries.
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 1, "interval_max": 1}
+# One queue per deployment: several may share a Redis.
+CELERY_TASK_DEFAULT_QUEUE = _str("CELERY_QUEUE", "boss_dp")
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "reap dead export jobs": {"task": "contacts.exports.tasks.export_jobs_reap", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / "var" / "celerybeat-schedule")

@@ -78,28 +78,44 @@ class ContactTally(models.Model):
 
 
 class ContactExport(models.Model):
-    """One export of contacts to a workbook, finished or failed: the export history."""
+    """One export of contacts to a workbook, made at once or as a job: the export history.
+
+    An export made at once (the API's GET, the admin's action) starts running; a job starts queued and a
+    worker runs it. `row_count` is the rows written so far, the file's rows once it succeeded.
+    """
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "排队中"
         RUNNING = "running", "进行中"
         SUCCEEDED = "succeeded", "成功"
         FAILED = "failed", "失败"
+        CANCELLED = "cancelled", "已取消"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
     class Source(models.TextChoices):
         API = "api", "接口"
         ADMIN = "admin", "后台"
+        JOB = "job", "导出任务"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, verbose_name="导出人", null=True, on_delete=models.SET_NULL)
     username = models.CharField("导出人用户名", max_length=150)
     source = models.CharField("来源", max_length=8, choices=Source.choices, default=Source.API)
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.RUNNING)
     filters = models.JSONField("筛选条件", default=dict, blank=True)
-    filename = models.CharField("文件名", max_length=128, unique=True)
-    row_count = models.PositiveIntegerField("导出行数", default=0)
+    # A job's file is named when a worker starts it (its time is the file's).
+    filename = models.CharField("文件名", max_length=128, unique=True, null=True, blank=True)
+    total_records = models.PositiveIntegerField("符合条件的记录数", null=True, blank=True)
+    row_count = models.PositiveIntegerField("已写入行数", default=0)
     size_bytes = models.PositiveBigIntegerField("文件大小(字节)", default=0)
     duration_ms = models.PositiveIntegerField("耗时(毫秒)", default=0)
     error = models.TextField("错误", blank=True, default="")
     created_at = models.DateTimeField("导出时间", default=timezone.now, db_index=True)
+    started_at = models.DateTimeField("开始时间", null=True, blank=True)
+    finished_at = models.DateTimeField("结束时间", null=True, blank=True)
+    heartbeat_at = models.DateTimeField("最近进度时间", null=True, blank=True)
+    cancel_requested = models.BooleanField("已请求取消", default=False)
+    attempts = models.PositiveSmallIntegerField("执行次数", default=0)
     purged_at = models.DateTimeField("清理时间", null=True, blank=True)
 
     class Meta:
@@ -108,4 +124,13 @@ class ContactExport(models.Model):
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
-        return self.filename
+        return self.filename or f"导出任务 {self.pk}"
+
+    @property
+    def progress(self) -> int:
+        """Percent of the matching rows written: 100 once succeeded, 0 while nothing is known."""
+        if self.status == self.Status.SUCCEEDED:
+            return 100
+        if not self.total_records:
+            return 0
+        return min(99, self.row_count * 100 // self.total_records)

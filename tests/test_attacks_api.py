@@ -296,10 +296,12 @@ def test_a_user_with_exports_running_is_refused_another(service):
     username = new_user(env, "export_contact")
     shell(
         env,
+        "from django.utils import timezone\n"
         "from contacts.models import ContactExport\n"
         f"user = User.objects.get(username={username!r})\n"
         "for n in range(2):\n"
-        "    ContactExport.objects.create(user=user, username=user.username, filename=f'{user.username}-{n}')\n",
+        "    ContactExport.objects.create(user=user, username=user.username, filename=f'{user.username}-{n}',\n"
+        "                                 heartbeat_at=timezone.now())\n",
     )
     refused = call(server.port, "GET", "/api/contacts/export", token=log_in(server.port, username)["access"])
     assert (refused.status, refused.headers["retry-after"]) == (429, "30")

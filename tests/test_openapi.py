@@ -18,6 +18,7 @@ from rest_framework.test import APIClient
 
 from contacts.api import schema as api_schema
 from contacts.api.serializers import ContactSerializer
+from contacts.exports.services import export_job_run
 from contacts.filters import (
     DAY_PATTERN,
     EARLIEST_DATE,
@@ -40,6 +41,10 @@ SUCCESS_AND_ERRORS = {
     "contacts_retrieve": {"200", "401", "403", "404", "406", "500", "503"},
     "contacts_partial_update": {"200", "400", "401", "403", "404", "406", "413", "415", "500", "503"},
     "contacts_export_retrieve": {"200", "400", "401", "403", "406", "429", "500", "503"},
+    "contacts_exports_create": {"202", "400", "401", "403", "406", "413", "415", "429", "500", "503"},
+    "contacts_exports_list": {"200", "400", "401", "403", "406", "500", "503"},
+    "contacts_exports_retrieve": {"200", "401", "403", "404", "406", "500", "503"},
+    "contacts_exports_destroy": {"200", "401", "403", "404", "406", "409", "500", "503"},
     "health_retrieve": {"200", "406", "500", "503"},
     "schema_retrieve": {"200", "406", "500"},
     "exports_download": {"200", "403", "404"},
@@ -145,6 +150,10 @@ def test_every_endpoint_is_documented_with_its_login_requirement(document):
         "contacts_retrieve": ("GET", "/api/contacts/{id}"),
         "contacts_partial_update": ("PATCH", "/api/contacts/{id}"),
         "contacts_export_retrieve": ("GET", "/api/contacts/export"),
+        "contacts_exports_create": ("POST", "/api/contacts/exports"),
+        "contacts_exports_list": ("GET", "/api/contacts/exports"),
+        "contacts_exports_retrieve": ("GET", "/api/contacts/exports/{id}"),
+        "contacts_exports_destroy": ("DELETE", "/api/contacts/exports/{id}"),
         "health_retrieve": ("GET", "/api/health"),
         "schema_retrieve": ("GET", "/api/schema"),
         "exports_download": ("GET", "/media/exports/{filename}"),
@@ -387,3 +396,25 @@ def test_errors_of_the_docs_and_schema_are_json_envelopes(method, path, headers,
     assert response["Content-Type"] == "application/json"
     assert response.json()["code"] == status
     assert response.json()["data"] is None
+
+
+def test_real_answers_of_the_job_api_match_the_schema(document, seeded, admin_user):
+    """Accepted, queued, succeeded, failed-to-cancel, listed and unknown: each answer as documented."""
+    client = client_for(admin_user)
+    accepted = client.post("/api/contacts/exports", {"reply_status": "未回复", "account_id": 1}, format="json")
+    job_id = accepted.json()["data"]["id"]
+    queued = client.get(f"/api/contacts/exports/{job_id}")
+    export_job_run(export_id=job_id)
+    checks = [
+        ("POST", "/api/contacts/exports", accepted),
+        ("POST", "/api/contacts/exports", client.post("/api/contacts/exports?reply_status=maybe")),
+        ("GET", "/api/contacts/exports/{id}", queued),
+        ("GET", "/api/contacts/exports/{id}", client.get(f"/api/contacts/exports/{job_id}")),
+        ("GET", "/api/contacts/exports/{id}", client.get("/api/contacts/exports/999999")),
+        ("DELETE", "/api/contacts/exports/{id}", client.delete(f"/api/contacts/exports/{job_id}")),
+        ("GET", "/api/contacts/exports", client.get("/api/contacts/exports", {"page_size": 5})),
+    ]
+    assert [response.status_code for _, _, response in checks] == [202, 400, 200, 200, 404, 409, 200]
+    assert checks[3][2].json()["data"]["status"] == "succeeded"
+    for method, path, response in checks:
+        assert_answer_matches_schema(document, method, path, response)

@@ -19,7 +19,14 @@ from rest_framework import exceptions, status
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from contacts.exports.errors import ExportFailed, ExportQuotaExceeded, ExportTooLarge
+from contacts.exports.errors import (
+    EXPORT_FAILED_MSG,
+    ExportFailed,
+    ExportJobFinished,
+    ExportQueueUnavailable,
+    ExportQuotaExceeded,
+    ExportTooLarge,
+)
 
 logger = logging.getLogger("contacts.api")
 
@@ -27,7 +34,6 @@ SUCCESS = "success"
 SERVER_ERROR_MSG = "服务器内部错误"
 DATABASE_UNAVAILABLE_MSG = "数据库暂时不可用,请稍后重试"
 CACHE_UNAVAILABLE_MSG = "服务暂时不可用,请稍后重试"
-EXPORT_FAILED_MSG = "导出失败,请稍后重试"
 
 
 def envelope(data: Any = None, *, code: int = status.HTTP_200_OK, msg: str = SUCCESS) -> dict[str, Any]:
@@ -55,6 +61,11 @@ class ExportRefused(exceptions.APIException):
     default_code = "export_too_large"
 
 
+class Conflict(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
 class QuotaExceeded(exceptions.APIException):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "quota_exceeded"
@@ -68,11 +79,15 @@ def _as_api_exception(exc: Exception) -> exceptions.APIException:
     if isinstance(exc, exceptions.APIException):
         return exc
     if isinstance(exc, ExportTooLarge):
-        return ExportRefused(f"符合条件的记录有 {exc.rows} 条,超过单次导出上限 {exc.limit} 条,请缩小日期范围后重试")
+        return ExportRefused(str(exc))
     if isinstance(exc, ExportQuotaExceeded):
         return QuotaExceeded(str(exc), wait=exc.retry_after)
     if isinstance(exc, ExportFailed):  # recorded and logged by the export itself
         return exceptions.APIException(EXPORT_FAILED_MSG)
+    if isinstance(exc, ExportJobFinished):
+        return Conflict(str(exc))
+    if isinstance(exc, ExportQueueUnavailable):
+        return ServiceUnavailable(str(exc))
     if isinstance(exc, Http404):
         return exceptions.NotFound()
     if isinstance(exc, DjangoPermissionDenied):

@@ -47,18 +47,21 @@ def positive_int_param(request: Request, name: str, *, default: int) -> int:
     return int(digits) if len(digits) <= MAX_DIGITS else LARGEST_PARAM
 
 
-class ContactPagination(BasePagination):
+class PagePagination(BasePagination):
     """`page` and `page_size` paging with the original document's {total, page, page_size, results}."""
 
     default_page_size = 10
     max_page_size = 100
+
+    def count(self, queryset: QuerySet) -> int:
+        return queryset.count()
 
     def paginate_queryset(self, queryset: QuerySet, request: Request, view: APIView | None = None) -> list:
         self.page = positive_int_param(request, "page", default=1)
         self.page_size = min(
             positive_int_param(request, "page_size", default=self.default_page_size), self.max_page_size
         )
-        self.total = queryset.tallied_count()
+        self.total = self.count(queryset)
         offset = (self.page - 1) * self.page_size
         if offset >= self.total:
             return []
@@ -98,3 +101,10 @@ class ContactPagination(BasePagination):
             }
             for name, default in (("page", 1), ("page_size", self.default_page_size))
         ]
+
+
+class ContactPagination(PagePagination):
+    """The contact list's paging: its total read from the kept tally where the filters allow."""
+
+    def count(self, queryset: QuerySet) -> int:
+        return queryset.tallied_count()

@@ -18,17 +18,26 @@ from drf_spectacular.extensions import OpenApiSerializerFieldExtension, OpenApiV
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenViewBase
 
 from contacts.exports.storage import FILENAME_RE
 from contacts.exports.workbook import XLSX_CONTENT_TYPE
-from contacts.filters import DAY_PATTERN, EARLIEST_DATE, LATEST_DATE, BooleanParamField, DayField, TextParamField
+from contacts.filters import (
+    DAY_PATTERN,
+    EARLIEST_DATE,
+    LATEST_DATE,
+    BooleanParamField,
+    ContactFilterSet,
+    DayField,
+    TextParamField,
+)
 from contacts.validators import NO_CONTROL_CHARACTERS_PATTERN
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
+from .serializers import ExportJobAcceptedSerializer, ExportJobSerializer
 
 API_DESCRIPTION = f"""联系记录服务的接口。
 
@@ -53,6 +62,7 @@ ERRORS: dict[int, tuple[str, str]] = {
     404: ("NotFound", "记录或接口不存在。"),
     405: ("MethodNotAllowed", "接口不支持该请求方法。"),
     406: ("NotAcceptable", "`Accept` 要求的格式无法提供(接口只返回 JSON)。"),
+    409: ("Conflict", "导出任务已结束(成功、失败或已取消),不能取消。"),
     413: ("PayloadTooLarge", "请求体超过上限(`REQUEST_BODY_MAX_BYTES`,默认 1 MiB)。"),
     415: ("UnsupportedMediaType", "请求体格式不受支持(可用 JSON、表单或 multipart)。"),
     429: (
@@ -60,11 +70,16 @@ ERRORS: dict[int, tuple[str, str]] = {
         "登录尝试过于频繁,或导出超过每人的并发或 24 小时次数上限;`Retry-After` 给出需等待的秒数。",
     ),
     500: ("ServerError", "服务器内部错误(详情只写入服务端日志)。"),
-    503: ("ServiceUnavailable", "数据库暂时不可用,请稍后重试。"),
+    503: ("ServiceUnavailable", "数据库暂时不可用,或导出任务队列暂时不可用,请稍后重试。"),
 }
 
-# Actions refused with 429 past a per-user quota (see contacts/exports/services.py).
-QUOTA_LIMITED_ACTIONS = {"export"}
+# Errors of particular operations, besides those every operation of their kind can give: the exports'
+# per-user quota (429, contacts/exports/services.py), cancelling a finished job (409).
+OPERATION_ERRORS = {
+    "contacts_export_retrieve": {429},
+    "contacts_exports_create": {429},
+    "contacts_exports_destroy": {409},
+}
 
 OPERATIONS = {
     "auth_token_create": ("登录", "用户名和密码换取 `access`(放进 `Authorization: Bearer …`)与 `refresh`。不需登录。"),
@@ -84,6 +99,24 @@ OPERATIONS = {
         "导出联系记录为 Excel",
         "筛选参数与列表相同(`page`、`page_size` 被忽略),不分页;返回限时有效的下载链接。"
         "需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
+    ),
+    "contacts_exports_create": (
+        "创建导出任务",
+        "筛选参数与列表相同(查询字符串或 JSON 请求体,请求体优先),校验与 400 也相同;立即返回 202 与任务 `id`、"
+        "`status_url`,由后台 worker 生成文件。超过 `EXPORT_MAX_ROWS` 时 400。"
+        "需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
+    ),
+    "contacts_exports_list": ("我的导出", "当前用户自己的导出(任务与同步导出),新的在前,分页同列表。"),
+    "contacts_exports_retrieve": (
+        "查看导出任务",
+        "状态(`queued`、`running`、`succeeded`、`failed`、`cancelled`)与进度;成功后给出与同步导出相同的 "
+        "`download_url`、`filename`、`generated_at`(每次查看都重新签名),失败时给出 `error`。"
+        "他人的任务返回 404(超级用户除外)。",
+    ),
+    "contacts_exports_destroy": (
+        "取消导出任务",
+        "排队中的任务立即取消;进行中的任务在几秒内停止(写文件的进程在两批记录之间检查),不留下文件。"
+        "已结束的任务返回 409。",
     ),
     "health_retrieve": ("健康检查", "数据库可用时 200,否则 503。不需登录。"),
     "schema_retrieve": ("OpenAPI 文档", "默认 JSON;`Accept: application/yaml` 时为 YAML。不需登录。"),
@@ -165,6 +198,17 @@ def filter_parameter_schema(field: forms.Field) -> dict[str, Any] | None:
     return None
 
 
+def filter_parameter(name: str, declared: Any) -> dict[str, Any] | None:
+    """One FilterSet parameter as an OpenAPI query parameter, or None for a field this module cannot type."""
+    schema = filter_parameter_schema(declared.field)
+    if schema is None:
+        return None
+    parameter = {"in": "query", "name": name, "required": False, "allowEmptyValue": True, "schema": schema}
+    if declared.extra.get("help_text"):
+        parameter["description"] = declared.extra["help_text"]
+    return parameter
+
+
 class ContactFilterExtension(DjangoFilterExtension):
     """The FilterSet's parameters, typed from the form fields that validate them rather than guessed."""
 
@@ -173,13 +217,57 @@ class ContactFilterExtension(DjangoFilterExtension):
     def resolve_filter_field(
         self, auto_schema: AutoSchema, model: Any, filterset_class: Any, field_name: str, filter_field: Any
     ) -> list[dict[str, Any]]:
-        schema = filter_parameter_schema(filter_field.field)
-        if schema is None:
+        parameter = filter_parameter(field_name, filter_field)
+        if parameter is None:
             return super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
-        parameter = {"in": "query", "name": field_name, "required": False, "allowEmptyValue": True, "schema": schema}
-        if filter_field.extra.get("help_text"):
-            parameter["description"] = filter_field.extra["help_text"]
         return [parameter]
+
+
+def job_filters_body() -> dict[str, Any]:
+    """A job's filters as a JSON body: the list's parameters, each also as its JSON type."""
+    properties = {}
+    for name, declared in ContactFilterSet.base_filters.items():
+        parameter = filter_parameter(name, declared)
+        schema = dict(parameter["schema"])
+        if schema.get("type") != "string":  # booleans and integers come as JSON values or as the list's text
+            schema = {"oneOf": [schema, {"type": "string"}]}
+        properties[name] = {**schema, "description": parameter.get("description", "")}
+    return {"type": "object", "properties": properties, "additionalProperties": True}
+
+
+class ExportJobViewSetExtension(OpenApiViewExtension):
+    """A job takes the list's filters (query string or body) and answers 202; a cancel answers the job."""
+
+    target_class = "contacts.api.views.ExportJobViewSet"
+
+    def view_replacement(self) -> type:
+        parameters = [
+            OpenApiParameter(
+                parameter["name"],
+                type=parameter["schema"],
+                location=OpenApiParameter.QUERY,
+                required=False,
+                description=parameter.get("description", ""),
+                allow_blank=True,
+            )
+            for name, declared in ContactFilterSet.base_filters.items()
+            if (parameter := filter_parameter(name, declared))
+        ]
+
+        @extend_schema_view(
+            create=extend_schema(
+                parameters=parameters,
+                request={"application/json": job_filters_body()},
+                responses={202: OpenApiResponse(ExportJobAcceptedSerializer, description="已接受,排队中")},
+            ),
+            destroy=extend_schema(
+                responses={200: OpenApiResponse(ExportJobSerializer, description="已取消或将很快取消")}
+            ),
+        )
+        class DocumentedExportJobViewSet(self.target_class):
+            pass
+
+        return DocumentedExportJobViewSet
 
 
 class BearerAuthenticationScheme(SimpleJWTScheme):
@@ -348,9 +436,9 @@ class EnvelopeAutoSchema(AutoSchema):
             codes.add(401)
         if any(parameter["in"] == "path" for parameter in operation.get("parameters", [])):
             codes.add(404)
-        if self.view.get_throttles() or getattr(self.view, "action", None) in QUOTA_LIMITED_ACTIONS:
+        if self.view.get_throttles():
             codes.add(429)
-        return codes
+        return codes | OPERATION_ERRORS.get(operation["operationId"], set())
 
 
 def postprocess_envelope_components(

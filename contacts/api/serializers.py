@@ -10,6 +10,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from contacts.exports.links import export_link_sign
+from contacts.exports.services import export_failure_message
 from contacts.exports.storage import FILENAME_RE
 from contacts.filters import EARLIEST_DATE, LATEST_DATE
 from contacts.models import NOTES_MAX_LENGTH, Contact, ContactExport
@@ -110,4 +111,77 @@ class ExportResultSerializer(serializers.Serializer):
         }
     )
     def get_generated_at(self, export: ContactExport) -> str:
-        return timezone.localtime(export.created_at).strftime(GENERATED_AT_FORMAT)
+        return timezone.localtime(export.started_at).strftime(GENERATED_AT_FORMAT)
+
+
+class ExportJobAcceptedSerializer(serializers.ModelSerializer):
+    """导出任务已接受,正在排队;用 `status_url` 查看进度。"""
+
+    status_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContactExport
+        fields = ["id", "status", "status_url"]
+
+    @extend_schema_field({"type": "string", "format": "uri", "description": "查看这个导出任务的完整地址"})
+    def get_status_url(self, export: ContactExport) -> str:
+        return self.context["request"].build_absolute_uri(reverse("export-job-detail", kwargs={"pk": export.pk}))
+
+
+class ExportJobSerializer(serializers.ModelSerializer):
+    """一个导出任务:状态、进度、所要求的筛选条件;成功后有与同步导出相同的 `download_url`、`filename`、
+    `generated_at`(每次查看都给出新签名的链接),失败时有 `error`。"""
+
+    rows_written = serializers.IntegerField(source="row_count", read_only=True, help_text="已写入的行数")
+    progress = serializers.IntegerField(read_only=True, min_value=0, max_value=100, help_text="进度百分比")
+    filters = serializers.DictField(child=serializers.CharField(), read_only=True, help_text="所要求的筛选条件")
+    download_url = serializers.SerializerMethodField()
+    filename = serializers.SerializerMethodField()
+    generated_at = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ContactExport
+        fields = [
+            "id",
+            "status",
+            "total_records",
+            "rows_written",
+            "progress",
+            "filters",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "download_url",
+            "filename",
+            "generated_at",
+            "error",
+        ]
+        read_only_fields = fields
+
+    def _result(self, export: ContactExport) -> dict[str, str] | None:
+        """The synchronous export's answer, for a job that succeeded and whose file is not purged."""
+        if export.status != ContactExport.Status.SUCCEEDED or export.purged_at is not None:
+            return None
+        return ExportResultSerializer(export, context=self.context).data
+
+    @extend_schema_field({"type": ["string", "null"], "format": "uri", "description": "成功后:带签名的下载地址"})
+    def get_download_url(self, export: ContactExport) -> str | None:
+        result = self._result(export)
+        return result and result["download_url"]
+
+    @extend_schema_field({"type": ["string", "null"], "pattern": f"^{FILENAME_RE.pattern}$"})
+    def get_filename(self, export: ContactExport) -> str | None:
+        result = self._result(export)
+        return result and result["filename"]
+
+    @extend_schema_field(
+        {"type": ["string", "null"], "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"}
+    )
+    def get_generated_at(self, export: ContactExport) -> str | None:
+        result = self._result(export)
+        return result and result["generated_at"]
+
+    @extend_schema_field({"type": ["string", "null"], "description": "失败时:原因(不含任何记录内容)"})
+    def get_error(self, export: ContactExport) -> str | None:
+        return export_failure_message(export) if export.status == ContactExport.Status.FAILED else None

@@ -16,6 +16,7 @@ class OptionalSlashRouter(SimpleRouter):
 
 router = OptionalSlashRouter()
 router.register("contacts", views.ContactViewSet, basename="contact")
+router.register("contacts/exports", views.ExportJobViewSet, basename="export-job")
 
 urlpatterns = [
     re_path(r"^auth/token/?$", views.LoginView.as_view(), name="token"),

@@ -1,10 +1,10 @@
 from django.db import DatabaseError, connection
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
 from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
-from rest_framework import mixins, viewsets
+from rest_framework import exceptions, mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -14,16 +14,16 @@ from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairVi
 
 from contacts.exports.errors import ExportLinkExpired, ExportLinkInvalid
 from contacts.exports.links import export_link_verify
-from contacts.exports.services import contact_export_create
+from contacts.exports.services import contact_export_create, export_job_cancel, export_job_create
 from contacts.exports.storage import FILENAME_RE, export_file_open
 from contacts.exports.workbook import XLSX_CONTENT_TYPE
 from contacts.filters import ContactFilterSet
-from contacts.models import Contact
+from contacts.models import Contact, ContactExport
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, json_error
-from .pagination import ContactPagination
-from .permissions import CanExportContacts
-from .serializers import ContactSerializer, ExportResultSerializer
+from .pagination import ContactPagination, PagePagination
+from .permissions import CanExportContacts, CanRunExportJobs
+from .serializers import ContactSerializer, ExportJobAcceptedSerializer, ExportJobSerializer, ExportResultSerializer
 from .throttles import LOGIN_THROTTLES, FirstRefusalThrottling, LoginAddressThrottle
 from .tokens import RotatingRefreshSerializer
 
@@ -76,6 +76,55 @@ class ContactViewSet(
             raise filter_utils.translate_validation(filterset.errors)
         export = contact_export_create(filterset=filterset, user=request.user)
         return Response(self.get_serializer(export).data)
+
+
+class ExportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Exports as jobs for the workers: accept one (202 at once), follow it, cancel it. The list is the
+    caller's own exports; one of another user's is a 404 to everyone but superusers."""
+
+    serializer_class = ExportJobSerializer
+    pagination_class = PagePagination
+    permission_classes = [CanRunExportJobs]
+    http_method_names = ["get", "post", "delete", "head", "options"]
+    lookup_value_regex = r"[0-9]+"
+
+    def get_queryset(self) -> QuerySet:
+        exports = ContactExport.objects.all()
+        if self.detail and self.request.user.is_superuser:
+            return exports
+        return exports.filter(user=self.request.user)
+
+    def create(self, request: Request) -> Response:
+        """The list's filters, from the JSON body or else the query string, validated as the list does."""
+        filterset = ContactFilterSet(_asked_filters(request), queryset=Contact.objects.all(), request=request)
+        if not filterset.is_valid():
+            raise filter_utils.translate_validation(filterset.errors)
+        export = export_job_create(filterset=filterset, user=request.user)
+        return Response(ExportJobAcceptedSerializer(export, context=self.get_serializer_context()).data, status=202)
+
+    def destroy(self, request: Request, pk: str) -> Response:
+        """Cancel the job: 200 with it (a queued one reads cancelled at once, a running one within seconds);
+        a finished one is a 409."""
+        return Response(self.get_serializer(export_job_cancel(export=self.get_object())).data)
+
+
+def _asked_filters(request: Request) -> QueryDict | dict[str, str]:
+    """A job's filters: the body's when it has any (JSON or form), else the query string's. JSON numbers
+    and booleans are read as the list's parameters write them (`1`, `true`)."""
+    if not request.data:
+        return request.query_params
+    asked = {}
+    for name, value in request.data.items():
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        elif isinstance(value, int | float):
+            value = str(value)
+        elif value is None:
+            value = ""
+        elif not isinstance(value, str):
+            raise exceptions.ValidationError({name: ["应为字符串、数字或布尔值"]})
+        asked[name] = value
+    return asked
 
 
 class HealthView(APIView):

@@ -8,6 +8,10 @@ if TYPE_CHECKING:
     from contacts.models import ContactExport
 
 
+# What a client is told of a failed export whose cause quotes data or code (the history keeps the cause).
+EXPORT_FAILED_MSG = "导出失败,请稍后重试"
+
+
 class ExportError(Exception):
     """Base of the export failures that callers answer."""
 
@@ -15,8 +19,10 @@ class ExportError(Exception):
 class ExportTooLarge(ExportError):
     """More rows match than one export may hold (EXPORT_MAX_ROWS); nothing was written."""
 
+    PREFIX = "符合条件的记录有"
+
     def __init__(self, *, rows: int, limit: int) -> None:
-        super().__init__(f"{rows} rows exceed the export limit of {limit}")
+        super().__init__(f"{self.PREFIX} {rows} 条,超过单次导出上限 {limit} 条,请缩小日期范围后重试")
         self.rows = rows
         self.limit = limit
 
@@ -43,3 +49,19 @@ class ExportLinkInvalid(ExportError):
 
 class ExportLinkExpired(ExportLinkInvalid):
     """A genuine download signature older than EXPORT_LINK_TTL_SECONDS."""
+
+
+class ExportCancelled(ExportError):
+    """The export was cancelled while it ran; it was recorded as cancelled and left no file."""
+
+
+class ExportJobFinished(ExportError):
+    """A finished job (succeeded, failed or cancelled) cannot be cancelled any more."""
+
+
+class ExportJobBusy(ExportError):
+    """Another worker runs the job and its heartbeat is fresh: try again once it may have died."""
+
+
+class ExportQueueUnavailable(ExportError):
+    """The job could not be handed to the workers' queue (the broker is down); it was recorded as failed."""

@@ -1,9 +1,11 @@
-"""Exports as the service does them: create one (with its history record and its user's quota), purge old
-ones, and hold the exports storage to its size cap. The one entry point of the API, the admin action, the
-purge command and the benchmark.
+"""Exports as the service does them: make one at once, or accept one as a job that a Celery worker runs
+(with its history record and its user's quota), cancel a job, purge old files, and hold the exports
+storage to its size cap. The one entry point of the API, the admin action, the workers' tasks, the purge
+command and the benchmark.
 
 An export streams the rows of a bound, valid ContactFilterSet through a chunked database cursor into a
-workbook on this machine's disk, then publishes it to the exports storage.
+workbook on this machine's disk, recording its progress as it goes, then publishes it to the exports
+storage. A job's state lives in its history record, not in Celery: the task only carries its id.
 """
 
 from __future__ import annotations
@@ -16,23 +18,33 @@ import secrets
 import time
 import traceback
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Count, QuerySet
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from contacts.filters import ContactFilterSet
-from contacts.models import ContactExport
+from contacts.models import Contact, ContactExport
 
 from . import storage, workbook
-from .errors import ExportFailed, ExportQuotaExceeded, ExportTooLarge
+from .errors import (
+    EXPORT_FAILED_MSG,
+    ExportCancelled,
+    ExportFailed,
+    ExportJobBusy,
+    ExportJobFinished,
+    ExportQueueUnavailable,
+    ExportQuotaExceeded,
+    ExportTooLarge,
+)
 
 logger = logging.getLogger("contacts.exports")
 
@@ -43,6 +55,17 @@ SCRATCH_MAX_AGE = dt.timedelta(days=1)
 QUOTA_WINDOW = dt.timedelta(hours=24)
 RUNNING_RETRY_SECONDS = 30
 SELECTION_LABEL = "后台选择"
+# The workers' task (contacts/exports/tasks.py), sent by name: this module does not import the workers' code.
+JOB_TASK = "contacts.exports.tasks.export_job_run"
+QUEUE_UNAVAILABLE_MSG = "导出任务队列暂时不可用,请稍后重试"
+INTERRUPTED_MSG = "导出中断:执行它的进程已停止,请重新导出"
+USER_CANNOT_EXPORT_MSG = "导出人已停用或已无导出权限"
+FILTERS_INVALID_MSG = "筛选条件已不再有效"
+# An export records its progress (and sees a cancellation) every PROGRESS_ROWS rows or PROGRESS_SECONDS,
+# looking at the clock every PROGRESS_CHECK_ROWS rows.
+PROGRESS_ROWS = 5000
+PROGRESS_SECONDS = 1.0
+PROGRESS_CHECK_ROWS = 250
 
 
 @dataclass(frozen=True)
@@ -56,7 +79,7 @@ def export_filename_new(*, at: dt.datetime) -> str:
     return f"contacts_export_{timezone.localtime(at):%Y%m%d_%H%M%S}_{secrets.token_hex(4)}.xlsx"
 
 
-# Creating an export -------------------------------------------------------------------------------
+# Creating an export at once ----------------------------------------------------------------------
 
 
 def contact_export_create(
@@ -70,19 +93,207 @@ def contact_export_create(
 
     `selection` says which rows the FilterSet started from when not all of them (the admin's selection).
     Returns the finished history row. Raises ExportQuotaExceeded (nothing recorded) past the user's
-    quota, ExportTooLarge (recorded, no file written) when more than EXPORT_MAX_ROWS rows match, and
-    ExportFailed (recorded) for any other failure, after removing every scratch file. A finished export
-    holds the exports storage to EXPORT_STORAGE_MAX_BYTES, oldest files first.
+    quota, ExportTooLarge (recorded, no file written) when more than EXPORT_MAX_ROWS rows match,
+    ExportCancelled when its cancellation was asked for meanwhile, and ExportFailed (recorded) for any
+    other failure, after removing every scratch file. A finished export holds the exports storage to
+    EXPORT_STORAGE_MAX_BYTES, oldest files first.
+    """
+    now = _now()
+    asked = {"selection": selection, **filterset.parameters()} if selection else filterset.parameters()
+    export = _export_record_start(
+        user=user,
+        source=source,
+        filters=asked,
+        at=now,
+        status=ContactExport.Status.RUNNING,
+        filename=export_filename_new(at=now),
+    )
+    _export_write(export, filterset, selection=selection)
+    return export
+
+
+# Jobs ---------------------------------------------------------------------------------------------
+
+
+def export_job_create(*, filterset: ContactFilterSet, user: AbstractBaseUser) -> ContactExport:
+    """Accept an export of a bound, valid `filterset` as a job for the workers, and queue it.
+
+    The job keeps the filters as asked and its user; a worker evaluates them when it runs the job.
+    Raises ExportTooLarge (nothing recorded) past EXPORT_MAX_ROWS, ExportQuotaExceeded (nothing
+    recorded) past the user's quota, and ExportQueueUnavailable (recorded as failed) when the queue
+    cannot take it.
+    """
+    total = filterset.qs.tallied_count()
+    workbook.row_limit_check(rows=total)
+    export = _export_record_start(
+        user=user,
+        source=ContactExport.Source.JOB,
+        filters=filterset.parameters(),
+        at=_now(),
+        status=ContactExport.Status.QUEUED,
+        total_records=total,
+    )
+    try:
+        current_app.send_task(JOB_TASK, args=[export.pk])
+    except (KombuOperationalError, OSError) as exc:
+        logger.error("export job %s: the queue refused it: %s", export.pk, type(exc).__name__)
+        _export_record_finish(export, status=ContactExport.Status.FAILED, error=QUEUE_UNAVAILABLE_MSG)
+        raise ExportQueueUnavailable(QUEUE_UNAVAILABLE_MSG) from exc
+    return export
+
+
+def export_job_run(*, export_id: int) -> ContactExport | None:
+    """Run the job `export_id` (the workers' task); it is idempotent, as a task may be delivered twice.
+
+    A queued job, or a running one whose worker went silent (no heartbeat for EXPORT_JOB_STALE_SECONDS),
+    is claimed and run from the start, at most EXPORT_JOB_MAX_ATTEMPTS times in all; anything else is
+    left alone and None returned. Raises ExportJobBusy while another worker's heartbeat is fresh.
+    """
+    export = _job_claim(export_id)
+    if export is None:
+        return None
+    if not _may_export(export.user):
+        _export_record_finish(export, status=ContactExport.Status.FAILED, error=USER_CANNOT_EXPORT_MSG)
+        return export
+    filterset = ContactFilterSet(export.filters, queryset=Contact.objects.all())
+    if not filterset.is_valid():
+        _export_record_finish(export, status=ContactExport.Status.FAILED, error=FILTERS_INVALID_MSG)
+        return export
+    with suppress(ExportTooLarge, ExportCancelled, ExportFailed):  # each recorded by the writer
+        _export_write(export, filterset)
+    return export
+
+
+def export_job_cancel(*, export: ContactExport) -> ContactExport:
+    """Cancel a job: a queued one is cancelled at once, a running one within seconds (its writer checks
+    between chunks) and leaves no file. Raises ExportJobFinished for a finished one."""
+    jobs = ContactExport.objects.filter(pk=export.pk)
+    cancelled_at_once = jobs.filter(status=ContactExport.Status.QUEUED).update(
+        status=ContactExport.Status.CANCELLED, cancel_requested=True, finished_at=timezone.now()
+    )
+    if not cancelled_at_once and not jobs.filter(status=ContactExport.Status.RUNNING).update(cancel_requested=True):
+        export.refresh_from_db()
+        raise ExportJobFinished(f"导出任务已{export.get_status_display()},不能取消")
+    export.refresh_from_db()
+    return export
+
+
+def export_jobs_reap(*, now: dt.datetime | None = None) -> list[int]:
+    """Jobs whose worker died while running them (no heartbeat for EXPORT_JOB_STALE_SECONDS): queued for
+    a worker to run again from the start while they have attempts left, else recorded as failed; an
+    export made at once whose web worker died, failed. Returns their ids. Scheduled every minute."""
+    stale = (now or timezone.now()) - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
+    reaped = []
+    for export in ContactExport.objects.filter(status=ContactExport.Status.RUNNING, heartbeat_at__lt=stale):
+        if export.source == ContactExport.Source.JOB and export.attempts < settings.EXPORT_JOB_MAX_ATTEMPTS:
+            current_app.send_task(JOB_TASK, args=[export.pk])
+        else:
+            _export_record_finish(export, status=ContactExport.Status.FAILED, error=INTERRUPTED_MSG)
+        reaped.append(export.pk)
+    return reaped
+
+
+def export_failure_message(export: ContactExport) -> str:
+    """What its user is told of a failed export: the service's own words where it chose them, which quote
+    no row value, else that it failed (the history keeps the exception for the operator)."""
+    own = (QUEUE_UNAVAILABLE_MSG, INTERRUPTED_MSG, USER_CANNOT_EXPORT_MSG, FILTERS_INVALID_MSG)
+    if export.error in own or export.error.startswith(ExportTooLarge.PREFIX):
+        return export.error
+    return EXPORT_FAILED_MSG
+
+
+def _now() -> dt.datetime:
+    return timezone.localtime(timezone.now()).replace(microsecond=0)
+
+
+def _may_export(user: AbstractBaseUser | None) -> bool:
+    return (
+        user is not None
+        and user.is_active
+        and user.has_perm("contacts.view_contact")
+        and user.has_perm("contacts.export_contact")
+    )
+
+
+def _job_claim(export_id: int) -> ContactExport | None:
+    """The job, claimed for this worker under a new file name, when it is queued or its worker went silent.
+
+    None when there is nothing to run (finished, cancelled, out of attempts: then recorded as failed).
+    """
+    now = _now()
+    stale = now - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
+    claimable = ContactExport.objects.filter(
+        Q(status=ContactExport.Status.QUEUED) | Q(status=ContactExport.Status.RUNNING, heartbeat_at__lt=stale),
+        pk=export_id,
+        cancel_requested=False,
+        attempts__lt=settings.EXPORT_JOB_MAX_ATTEMPTS,
+    )
+    for _ in range(5):
+        try:
+            claimed = claimable.update(
+                status=ContactExport.Status.RUNNING,
+                filename=export_filename_new(at=now),
+                started_at=now,
+                heartbeat_at=now,
+                attempts=F("attempts") + 1,
+                row_count=0,
+                error="",
+            )
+            break
+        except IntegrityError:
+            continue
+    else:
+        raise IntegrityError("no free export file name")
+    export = ContactExport.objects.select_related("user").filter(pk=export_id).first()
+    if claimed:
+        return export
+    if export is not None and export.status == ContactExport.Status.RUNNING:
+        if export.heartbeat_at is None or export.heartbeat_at >= stale:
+            raise ExportJobBusy(f"export job {export_id} runs elsewhere")
+        _export_record_finish(export, status=ContactExport.Status.FAILED, error=INTERRUPTED_MSG)
+    return None
+
+
+# Writing an export --------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Counts the rows on their way to the workbook. Every PROGRESS_ROWS rows or PROGRESS_SECONDS it
+    records them with a heartbeat, and stops the export (ExportCancelled) once its cancellation was asked."""
+
+    def __init__(self, export: ContactExport) -> None:
+        self.records = ContactExport.objects.filter(pk=export.pk)
+        self.reported_at = time.monotonic()
+
+    def rows(self, rows: Iterator[tuple]) -> Iterator[tuple]:
+        count = 0
+        for count, row in enumerate(rows, 1):
+            yield row
+            if count % PROGRESS_CHECK_ROWS == 0 and (
+                count % PROGRESS_ROWS == 0 or time.monotonic() - self.reported_at >= PROGRESS_SECONDS
+            ):
+                self.report(count)
+        self.report(count)
+
+    def report(self, count: int) -> None:
+        self.reported_at = time.monotonic()
+        self.records.update(row_count=count, heartbeat_at=timezone.now())
+        if self.records.filter(cancel_requested=True).exists():
+            raise ExportCancelled("cancelled")
+
+
+def _export_write(export: ContactExport, filterset: ContactFilterSet, *, selection: str = "") -> None:
+    """Write the running export's workbook from `filterset`, publish it, and record how it ended.
+
+    Raises ExportTooLarge, ExportCancelled or ExportFailed once recorded; removes every scratch file
+    whatever happens.
     """
     started = time.monotonic()
-    now = timezone.localtime(timezone.now()).replace(microsecond=0)
-    asked = {"selection": selection, **filterset.parameters()} if selection else filterset.parameters()
-    export = _export_record_start(user=user, source=source, filters=asked, at=now)
     described = filterset.described()
     info = workbook.ExportInfo(
         username=export.username,
-        generated_at=now,
-        source=ContactExport.Source(source).label,
+        generated_at=timezone.localtime(export.started_at),
+        source=ContactExport.Source(export.source).label,
         filters=[(SELECTION_LABEL, selection), *described] if selection else described,
         ordering=filterset.ordering_key,
     )
@@ -91,14 +302,16 @@ def contact_export_create(
     folder.mkdir(parents=True, exist_ok=True)
     scratch = workbook.ScratchFiles(folder, export.filename)
     try:
-        with _read_snapshot(queryset), _closed_at_exit(contact_rows(queryset)) as rows:
+        with _closed_at_exit(contact_rows(queryset)) as rows:
             summary = queryset.order_by().aggregate(total=Count("id"), **workbook.width_aggregates())
-            workbook.row_limit_check(rows=summary["total"])
+            export.total_records = summary["total"]
+            ContactExport.objects.filter(pk=export.pk).update(total_records=export.total_records)
+            workbook.row_limit_check(rows=export.total_records)
             fd, scratch_path = scratch.new()
             with os.fdopen(fd, "wb") as target:
                 written = workbook.contacts_workbook_write(
                     target=target,
-                    rows=rows,
+                    rows=_Progress(export).rows(rows),
                     info=info,
                     scratch_dir=folder,
                     scratch_name=export.filename,
@@ -107,7 +320,11 @@ def contact_export_create(
             size = storage.export_file_publish(name=export.filename, path=Path(scratch_path))
     except ExportTooLarge as exc:
         scratch.remove_all()
-        _export_record_finish(export, started, status=ContactExport.Status.FAILED, error=f"超过导出上限:{exc}")
+        _export_record_finish(export, started, status=ContactExport.Status.FAILED, error=str(exc))
+        raise
+    except ExportCancelled:
+        scratch.remove_all()
+        _export_record_finish(export, started, status=ContactExport.Status.CANCELLED)
         raise
     except Exception as exc:
         scratch.remove_all()
@@ -123,27 +340,18 @@ def contact_export_create(
     _export_record_finish(export, started, status=ContactExport.Status.SUCCEEDED, rows=written, size=size)
     logger.info("export %s: %d rows, %d bytes, %d ms", export.filename, written, size, export.duration_ms)
     _storage_cap_keep(newest=export.filename)
-    return export
 
 
 def contact_rows(queryset: QuerySet) -> Iterator[tuple]:
-    """The queryset's contacts as tuples in the workbook's FIELDS order, read in chunks by a server-side cursor."""
+    """The queryset's contacts as tuples in the workbook's FIELDS order, read in chunks by a server-side
+    cursor: on PostgreSQL one WITH HOLD, outside a transaction, so that the progress written meanwhile
+    is seen at once by whoever asks."""
     return queryset.values_list(*workbook.FIELDS).iterator(chunk_size=FETCH_CHUNK_ROWS)
-
-
-def _read_snapshot(queryset: QuerySet) -> Any:
-    """A transaction for PostgreSQL's server-side cursor, which otherwise copies the whole result
-    server-side before the first row (a WITH HOLD cursor). SQLite's transactions here take the
-    write lock (BEGIN IMMEDIATE), so its cursor reads outside one."""
-    if connections[queryset.db].vendor == "postgresql":
-        return transaction.atomic(using=queryset.db)
-    return nullcontext()
 
 
 @contextmanager
 def _closed_at_exit(rows: Iterator[tuple]) -> Iterator[Iterator[tuple]]:
-    """Close a half-read cursor inside the transaction that holds it, not later in the garbage
-    collector, when its CLOSE would fail and abort the transaction around it."""
+    """Close a half-read cursor now, not later in the garbage collector."""
     try:
         yield rows
     finally:
@@ -166,13 +374,21 @@ def _failure_text(exc: BaseException) -> str:
 
 
 def _export_record_start(
-    *, user: AbstractBaseUser | AnonymousUser | None, source: str, filters: Mapping[str, str], at: dt.datetime
+    *,
+    user: AbstractBaseUser | AnonymousUser | None,
+    source: str,
+    filters: Mapping[str, str],
+    at: dt.datetime,
+    status: str,
+    filename: str | None = None,
+    total_records: int | None = None,
 ) -> ContactExport:
-    """The history row, created first: it reserves a file name no other export can take.
+    """The history row, created first: a running export's reserves its file name, which no other can take.
 
     Raises ExportQuotaExceeded, recording nothing, past the user's limits.
     """
     username = user.get_username() if user is not None else ""
+    running = status == ContactExport.Status.RUNNING
     for _ in range(5):
         try:
             with transaction.atomic():
@@ -182,12 +398,19 @@ def _export_record_start(
                     user=user if user is not None and user.is_authenticated else None,
                     username=username,
                     source=source,
+                    status=status,
                     filters=dict(filters),
-                    filename=export_filename_new(at=at),
+                    filename=filename,
+                    total_records=total_records,
                     created_at=at,
+                    started_at=at if running else None,
+                    heartbeat_at=at if running else None,
+                    attempts=1 if running else 0,
                 )
         except IntegrityError:
-            continue
+            if filename is None:
+                raise
+            filename = export_filename_new(at=at)
     raise IntegrityError("no free export file name")
 
 
@@ -199,9 +422,12 @@ def _export_quota_check(*, user: AbstractBaseUser, at: dt.datetime) -> None:
     """
     list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk"))
     mine = ContactExport.objects.filter(user=user)
-    # A worker is killed after GUNICORN_TIMEOUT: an export "running" longer than that was a dead one's.
-    alive_since = at - dt.timedelta(seconds=settings.REQUEST_TIMEOUT_SECONDS)
-    running = mine.filter(status=ContactExport.Status.RUNNING, created_at__gt=alive_since).count()
+    # Queued jobs, and running exports whose process still beats: one silent for longer has died.
+    alive_since = at - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
+    running = mine.filter(
+        Q(status=ContactExport.Status.QUEUED, created_at__gt=at - QUOTA_WINDOW)
+        | Q(status=ContactExport.Status.RUNNING, heartbeat_at__gt=alive_since)
+    ).count()
     limit = settings.EXPORT_CONCURRENT_PER_USER
     if running >= limit:
         raise ExportQuotaExceeded(
@@ -210,7 +436,8 @@ def _export_quota_check(*, user: AbstractBaseUser, at: dt.datetime) -> None:
     window_start = at - QUOTA_WINDOW
     made = list(
         mine.filter(
-            status__in=[ContactExport.Status.RUNNING, ContactExport.Status.SUCCEEDED], created_at__gt=window_start
+            status__in=[ContactExport.Status.QUEUED, ContactExport.Status.RUNNING, ContactExport.Status.SUCCEEDED],
+            created_at__gt=window_start,
         )
         .order_by("created_at")
         .values_list("created_at", flat=True)
@@ -223,17 +450,30 @@ def _export_quota_check(*, user: AbstractBaseUser, at: dt.datetime) -> None:
 
 
 def _export_record_finish(
-    export: ContactExport, started: float, *, status: str, rows: int = 0, size: int = 0, error: str = ""
+    export: ContactExport,
+    started: float | None = None,
+    *,
+    status: str,
+    rows: int | None = None,
+    size: int = 0,
+    error: str = "",
 ) -> None:
+    """Record how the export ended; `started` (time.monotonic) gives its duration, `rows` its file's rows."""
     export.status = status
-    export.row_count = rows
     export.size_bytes = size
     export.error = error
-    export.duration_ms = round((time.monotonic() - started) * 1000)
+    export.finished_at = timezone.now()
+    fields = ["status", "size_bytes", "error", "finished_at"]
+    if rows is not None:  # else the rows its progress recorded stand
+        export.row_count = rows
+        fields.append("row_count")
+    if started is not None:
+        export.duration_ms = round((time.monotonic() - started) * 1000)
+        fields.append("duration_ms")
     try:
-        export.save(update_fields=["status", "row_count", "size_bytes", "error", "duration_ms"])
+        export.save(update_fields=fields)
     except Exception as exc:  # the database may be what failed: the caller's answer matters more
-        logger.error("export %s: recording its end failed: %s", export.filename, type(exc).__name__)
+        logger.error("export %s: recording its end failed: %s", export.pk, type(exc).__name__)
 
 
 # Purging ------------------------------------------------------------------------------------------
