@@ -33,7 +33,12 @@ run: $(VENV)/.installed .env
 	@echo "  TOKEN=\$$(curl -s -X POST http://127.0.0.1:$(PORT)/api/auth/token -H 'Content-Type: application/json' \\"
 	@echo "    -d '{\"username\":\"admin\",\"password\":\"<password>\"}' | $(PYTHON) -c 'import sys,json; print(json.load(sys.stdin)[\"data\"][\"access\"])')"
 	@echo "  curl -s -H \"Authorization: Bearer \$$TOKEN\" 'http://127.0.0.1:$(PORT)/api/contacts?page=1&page_size=5'"
+	@echo "One export worker runs beside it, at a lower priority (its log: var/worker.log); Ctrl-C stops both."
 	@echo
+	@mkdir -p var
+	trap 'kill $$worker 2>/dev/null' EXIT; \
+	DJANGO_DEBUG=0 nice -n 10 $(VENV)/bin/celery -A boss_dp worker --beat --concurrency 1 \
+		--loglevel INFO --logfile var/worker.log & worker=$$!; \
 	PORT=$(PORT) DJANGO_DEBUG=0 $(VENV)/bin/gunicorn -c gunicorn.conf.py boss_dp.wsgi
 
 # Tests that need Redis, PostgreSQL or Chromium skip without them, saying why; REQUIRE_SERVICES=1 makes

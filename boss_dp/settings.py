@@ -267,6 +267,9 @@ EXPORT_STORAGE_MAX_BYTES = env.int("EXPORT_STORAGE_MAX_BYTES", default=5 * 1024*
 # again from the start, at most EXPORT_JOB_MAX_ATTEMPTS times in all, or recorded as failed. An export
 # records its progress every second while rows stream; counting and publishing are silent for longer.
 EXPORT_JOB_STALE_SECONDS = env.int("EXPORT_JOB_STALE_SECONDS", default=300)
+# Exports made at once (GET /api/contacts/export, the admin's action) one machine runs together: each
+# holds a web worker; past it a 429 points to the job API.
+EXPORT_SYNC_MAX_RUNNING = env.int("EXPORT_SYNC_MAX_RUNNING", default=1)
 EXPORT_JOB_MAX_ATTEMPTS = env.int("EXPORT_JOB_MAX_ATTEMPTS", default=3)
 
 # Celery (boss_dp/celery.py): export jobs. The broker is Redis in production; without one configured, a

@@ -67,7 +67,7 @@ class ContactAdmin(admin.ModelAdmin):
                 request, f"所选 {exc.rows} 条超过单次导出上限 {exc.limit} 条,请减少所选记录", messages.ERROR
             )
             return
-        except ExportQuotaExceeded as exc:
+        except ExportQuotaExceeded as exc:  # the user's quota, or this machine's exports at once
             self.message_user(request, str(exc), messages.ERROR)
             return
         except ExportFailed:
@@ -90,20 +90,29 @@ class ContactAdmin(admin.ModelAdmin):
 
 @admin.register(ContactExport)
 class ContactExportAdmin(admin.ModelAdmin):
+    """The export history, exports made at once and jobs alike, with each one's live status and progress."""
+
     list_display = [
-        "filename",
+        "__str__",
         "username",
         "source",
         "status",
+        "progress_shown",
         "row_count",
+        "total_records",
         "size_bytes",
         "duration_ms",
         "created_at",
+        "finished_at",
         "purged_at",
     ]
     list_filter = ["status", "source", "created_at"]
     search_fields = ["filename", "username"]
     date_hierarchy = "created_at"
+
+    @admin.display(description="进度")
+    def progress_shown(self, export: ContactExport) -> str:
+        return f"{export.progress}%"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -140,3 +140,17 @@ def test_the_export_history_is_read_only_in_the_admin(admin_user, contacts):
     assert client.get("/admin/contacts/contactexport/add/").status_code == 403
     assert client.post(f"/admin/contacts/contactexport/{record.pk}/delete/", {"post": "yes"}).status_code == 403
     assert ContactExport.objects.filter(pk=record.pk).exists()
+
+
+def test_the_export_history_shows_jobs_with_their_live_status_and_progress(admin_user, db):
+    """A running job reads as running at its share of the matching rows; a queued one has no file name yet."""
+    ContactExport.objects.create(
+        username="boss", source="job", status="running", filename="contacts_export_20240301_090000_0000000a.xlsx",
+        total_records=200, row_count=50,
+    )  # fmt: skip
+    queued = ContactExport.objects.create(username="boss", source="job", status="queued", total_records=10)
+    client = Client()
+    client.force_login(admin_user)
+    page = client.get("/admin/contacts/contactexport/").content.decode()
+    assert "进行中" in page and "25%" in page
+    assert f"导出任务 {queued.pk}" in page and "排队中" in page

@@ -518,7 +518,7 @@ def test_the_new_export_stands_even_alone_over_the_storage_cap(export_api, conta
 def test_concurrent_exports_under_gunicorn_each_write_their_own_complete_file(tmp_path):
     """Two exports sent at once to the served service run side by side and give two complete files."""
     with suite_database(tmp_path, "export_concurrent") as url:
-        env = service_env(url, tmp_path, WEB_CONCURRENCY="3")
+        env = service_env(url, tmp_path, WEB_CONCURRENCY="3", EXPORT_SYNC_MAX_RUNNING="2")
         prepare_database(env, contacts=20_000)
         with served(env, tmp_path / "logs") as server:
             token = login(server.port)
@@ -548,3 +548,20 @@ def test_concurrent_exports_under_gunicorn_each_write_their_own_complete_file(tm
         )
         one_after_the_other = int(manage(env, "shell", "-c", code).strip().splitlines()[-1]) / 1000
         assert both_took < one_after_the_other, "the two exports did not run side by side"
+
+
+def test_past_the_machines_exports_at_once_an_export_is_a_429_naming_the_job_api(export_api, contacts, settings):
+    """EXPORT_SYNC_MAX_RUNNING exports made at once per machine: past it a retryable 429 pointing to the job API;
+    nothing is recorded, and once the running one ends the next export runs."""
+    settings.EXPORT_SYNC_MAX_RUNNING = 1
+    with services._machine_slot():
+        busy = export_api.get("/api/contacts/export")
+    assert busy.status_code == 429
+    assert busy["Retry-After"] == "30"
+    assert busy.json() == {
+        "code": 429,
+        "msg": "服务器正在进行的同步导出已达上限(1 个),请稍后重试,或改用导出任务:POST /api/contacts/exports,完成后下载",
+        "data": None,
+    }
+    assert not ContactExport.objects.exists()
+    assert export_api.get("/api/contacts/export").status_code == 200

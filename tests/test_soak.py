@@ -99,7 +99,13 @@ def test_soak_mixed_traffic_has_no_5xx_no_connection_error_and_keeps_every_creat
     """A minute at 16 connections: every answer as expected, and every 201 contact stored exactly."""
     with suite_database(tmp_path, "soak") as url:
         # One user drives every connection: its export quota is lifted, as the soak is about load.
-        env = service_env(url, tmp_path, EXPORT_CONCURRENT_PER_USER=str(CONNECTIONS), EXPORT_DAILY_PER_USER="100000")
+        env = service_env(
+            url,
+            tmp_path,
+            EXPORT_CONCURRENT_PER_USER=str(CONNECTIONS),
+            EXPORT_DAILY_PER_USER="100000",
+            EXPORT_SYNC_MAX_RUNNING=str(CONNECTIONS),
+        )
         prepare_database(env, contacts=SEEDED)
         with served(env, tmp_path / "logs") as server:
             token = login(server.port)

@@ -35,6 +35,10 @@ class ExportQuotaExceeded(ExportError):
         self.retry_after = retry_after
 
 
+class ExportBusy(ExportQuotaExceeded):
+    """This machine already runs as many exports at once as it may (EXPORT_SYNC_MAX_RUNNING)."""
+
+
 class ExportFailed(ExportError):
     """The export failed and was recorded as failed; nothing was left under a final name."""
 

@@ -11,6 +11,7 @@ storage. A job's state lives in its history record, not in Celery: the task only
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import logging
 import math
 import os
@@ -37,6 +38,7 @@ from contacts.models import Contact, ContactExport
 from . import storage, workbook
 from .errors import (
     EXPORT_FAILED_MSG,
+    ExportBusy,
     ExportCancelled,
     ExportFailed,
     ExportJobBusy,
@@ -58,6 +60,10 @@ SELECTION_LABEL = "后台选择"
 # The workers' task (contacts/exports/tasks.py), sent by name: this module does not import the workers' code.
 JOB_TASK = "contacts.exports.tasks.export_job_run"
 QUEUE_UNAVAILABLE_MSG = "导出任务队列暂时不可用,请稍后重试"
+BUSY_MSG = (
+    "服务器正在进行的同步导出已达上限({limit} 个),请稍后重试,或改用导出任务:POST /api/contacts/exports,完成后下载"
+)
+BUSY_RETRY_SECONDS = 30
 INTERRUPTED_MSG = "导出中断:执行它的进程已停止,请重新导出"
 USER_CANNOT_EXPORT_MSG = "导出人已停用或已无导出权限"
 FILTERS_INVALID_MSG = "筛选条件已不再有效"
@@ -100,16 +106,42 @@ def contact_export_create(
     """
     now = _now()
     asked = {"selection": selection, **filterset.parameters()} if selection else filterset.parameters()
-    export = _export_record_start(
-        user=user,
-        source=source,
-        filters=asked,
-        at=now,
-        status=ContactExport.Status.RUNNING,
-        filename=export_filename_new(at=now),
-    )
-    _export_write(export, filterset, selection=selection)
+    with _machine_slot():
+        export = _export_record_start(
+            user=user,
+            source=source,
+            filters=asked,
+            at=now,
+            status=ContactExport.Status.RUNNING,
+            filename=export_filename_new(at=now),
+        )
+        _export_write(export, filterset, selection=selection)
     return export
+
+
+@contextmanager
+def _machine_slot() -> Iterator[None]:
+    """One of this machine's EXPORT_SYNC_MAX_RUNNING slots for an export made at once, held while it runs:
+    a web worker busy with an export is one the list cannot use. ExportBusy when all are taken.
+
+    A slot is a lock on a file in <MEDIA_ROOT>/export-slots; the system releases it when its process dies.
+    """
+    folder = storage.scratch_dir().with_name("export-slots")
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(settings.EXPORT_SYNC_MAX_RUNNING):
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(folder / f"slot-{number}.lock", flags, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue
+        try:
+            yield
+        finally:
+            os.close(fd)
+        return
+    raise ExportBusy(BUSY_MSG.format(limit=settings.EXPORT_SYNC_MAX_RUNNING), retry_after=BUSY_RETRY_SECONDS)
 
 
 # Jobs ---------------------------------------------------------------------------------------------
