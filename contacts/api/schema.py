@@ -49,6 +49,7 @@ API_DESCRIPTION = f"""联系记录服务的接口。
 - 查询参数的值为空(如 `start_date=`)与不传相同;未知参数被忽略。
 - 时间按服务所在时区输出,格式 `YYYY-MM-DDTHH:MM:SS`(无时区、无小数)。
 - 导出接口返回的 `download_url` 自带签名、限时有效,可直接 `window.open` 或用 `<a>` 下载,不需要登录头。
+- 大批量导出用导出任务:`POST /api/contacts/exports` 立即返回 202,之后查看 `status_url` 的进度,完成后下载。
 """
 
 # Date-times are written in the service's time zone without an offset, as the original document shows.
