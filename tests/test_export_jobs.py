@@ -327,3 +327,15 @@ def test_queued_jobs_count_against_the_users_concurrent_exports(jobs_api, contac
     response = jobs_api.post(JOBS)
     assert response.json() == {"code": 429, "msg": "已有 2 个导出正在进行,每人最多同时 2 个,请稍后重试", "data": None}
     assert response["Retry-After"] == "30"
+
+
+def test_a_cancelled_job_whose_worker_died_ends_cancelled_not_run_again(jobs_api, contacts, sent, settings):
+    """Cancel asked of a running job whose worker then died: the reaper records it cancelled and sends nothing."""
+    accepted = accept(jobs_api)
+    silent = timezone.now() - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS + 1)
+    ContactExport.objects.filter(pk=accepted["id"]).update(status="running", heartbeat_at=silent, attempts=1)
+    assert jobs_api.delete(f"{JOBS}/{accepted['id']}").json()["data"]["status"] == "running"
+    sent.clear()
+    assert services.export_jobs_reap() == [accepted["id"]]
+    assert sent == []
+    assert job(jobs_api, accepted["id"])["status"] == "cancelled"

@@ -217,10 +217,11 @@ def export_jobs_reap(*, now: dt.datetime | None = None) -> list[int]:
     stale = (now or timezone.now()) - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
     reaped = []
     for export in ContactExport.objects.filter(status=ContactExport.Status.RUNNING, heartbeat_at__lt=stale):
-        if export.source == ContactExport.Source.JOB and export.attempts < settings.EXPORT_JOB_MAX_ATTEMPTS:
+        may_run_again = export.source == ContactExport.Source.JOB and not export.cancel_requested
+        if may_run_again and export.attempts < settings.EXPORT_JOB_MAX_ATTEMPTS:
             current_app.send_task(JOB_TASK, args=[export.pk])
         else:
-            _export_record_finish(export, status=ContactExport.Status.FAILED, error=INTERRUPTED_MSG)
+            _dead_job_finish(export)
         reaped.append(export.pk)
     return reaped
 
@@ -282,8 +283,16 @@ def _job_claim(export_id: int) -> ContactExport | None:
     if export is not None and export.status == ContactExport.Status.RUNNING:
         if export.heartbeat_at is None or export.heartbeat_at >= stale:
             raise ExportJobBusy(f"export job {export_id} runs elsewhere")
-        _export_record_finish(export, status=ContactExport.Status.FAILED, error=INTERRUPTED_MSG)
+        _dead_job_finish(export)
     return None
+
+
+def _dead_job_finish(export: ContactExport) -> None:
+    """A running export whose process died and that will not run again: cancelled if that was asked."""
+    if export.cancel_requested:
+        _export_record_finish(export, status=ContactExport.Status.CANCELLED)
+    else:
+        _export_record_finish(export, status=ContactExport.Status.FAILED, error=INTERRUPTED_MSG)
 
 
 # Writing an export --------------------------------------------------------------------------------
