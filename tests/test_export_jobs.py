@@ -90,6 +90,8 @@ def test_filters_come_from_the_query_string_or_a_json_body_alike(jobs_api, conta
         ({"start_date": "2024-13-01"}, "start_date: 日期格式应为 YYYY-MM-DD"),
         ({"ordering": "name"}, "ordering: 只能是 created_at, -created_at, contacted_at, -contacted_at, id, -id"),
         ({"search": ["a", "b"]}, "search: 应为字符串、数字或布尔值"),
+        ([None, None], "请求体应为 JSON 对象,键为筛选参数"),
+        ("worker-001", "请求体应为 JSON 对象,键为筛选参数"),
     ],
 )
 def test_filters_that_fail_validation_are_the_lists_400(jobs_api, contacts, sent, filters, problem):

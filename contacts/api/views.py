@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from django.db import DatabaseError, connection
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, QueryDict
@@ -108,11 +110,16 @@ class ExportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         return Response(self.get_serializer(export_job_cancel(export=self.get_object())).data)
 
 
+BODY_NOT_OBJECT_MSG = "请求体应为 JSON 对象,键为筛选参数"
+
+
 def _asked_filters(request: Request) -> QueryDict | dict[str, str]:
     """A job's filters: the body's when it has any (JSON or form), else the query string's. JSON numbers
     and booleans are read as the list's parameters write them (`1`, `true`)."""
     if not request.data:
         return request.query_params
+    if not isinstance(request.data, Mapping):
+        raise exceptions.ValidationError({"non_field_errors": [BODY_NOT_OBJECT_MSG]})
     asked = {}
     for name, value in request.data.items():
         if isinstance(value, bool):

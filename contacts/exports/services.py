@@ -18,6 +18,7 @@ import os
 import secrets
 import time
 import traceback
+from array import array
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from celery import current_app
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import Count, F, Q, QuerySet
 from django.utils import timezone
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -386,8 +387,24 @@ def _export_write(export: ContactExport, filterset: ContactFilterSet, *, selecti
 def contact_rows(queryset: QuerySet) -> Iterator[tuple]:
     """The queryset's contacts as tuples in the workbook's FIELDS order, read in chunks by a server-side
     cursor: on PostgreSQL one WITH HOLD, outside a transaction, so that the progress written meanwhile
-    is seen at once by whoever asks."""
+    is seen at once by whoever asks. SQLite has no such cursor: see contact_rows_by_id_chunks."""
+    if connections[queryset.db].vendor == "sqlite":
+        return contact_rows_by_id_chunks(queryset)
     return queryset.values_list(*workbook.FIELDS).iterator(chunk_size=FETCH_CHUNK_ROWS)
+
+
+def contact_rows_by_id_chunks(queryset: QuerySet) -> Iterator[tuple]:
+    """contact_rows on SQLite. A statement left open there holds its connection's snapshot: the progress
+    written meanwhile would stay uncommitted, and fail as soon as anyone else wrote. So the matching ids
+    are read first, in order (8 bytes a row), then each chunk of rows by its ids in a statement of its own;
+    a row deleted meanwhile is left out."""
+    ids = array("q", queryset.values_list("id", flat=True).iterator(chunk_size=FETCH_CHUNK_ROWS))
+    contacts = queryset.model._base_manager.using(queryset.db)
+    chunk_size = min(FETCH_CHUNK_ROWS, connections[queryset.db].features.max_query_params or FETCH_CHUNK_ROWS)
+    for start in range(0, len(ids), chunk_size):
+        chunk = ids[start : start + chunk_size]
+        rows = {row[0]: row for row in contacts.filter(pk__in=chunk).values_list(*workbook.FIELDS)}
+        yield from (rows[pk] for pk in chunk if pk in rows)
 
 
 @contextmanager
