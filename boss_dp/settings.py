@@ -151,6 +151,24 @@ STORAGES = {
     "exports": {"BACKEND": "contacts.exports.storage.ExportsFileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
+# EXPORT_STORAGE=s3 keeps finished exports in one S3 bucket (or an S3-compatible store) that every instance
+# of the service shares; its credentials come from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the
+# machine's role, as boto3 finds them.
+EXPORT_STORAGE = _str("EXPORT_STORAGE", "filesystem")
+if EXPORT_STORAGE == "s3":
+    if not _str("EXPORT_S3_BUCKET", ""):
+        raise ImproperlyConfigured("EXPORT_STORAGE=s3 needs EXPORT_S3_BUCKET, the bucket the exports go to.")
+    STORAGES["exports"] = {
+        "BACKEND": "contacts.exports.s3_storage.ExportsS3Storage",
+        "OPTIONS": {
+            "bucket_name": _str("EXPORT_S3_BUCKET", ""),
+            "location": _str("EXPORT_S3_PREFIX", "exports"),
+            "endpoint_url": _str("EXPORT_S3_ENDPOINT_URL", "") or None,
+            "region_name": _str("EXPORT_S3_REGION", "") or None,
+        },
+    }
+elif EXPORT_STORAGE != "filesystem":
+    raise ImproperlyConfigured(f"EXPORT_STORAGE must be filesystem or s3, not {EXPORT_STORAGE!r}.")
 MEDIA_ROOT = BASE_DIR / _str("DJANGO_MEDIA_ROOT", "media")  # a relative path is taken from the project root
 MEDIA_URL = "media/"
 
@@ -277,7 +295,7 @@ EXPORT_JOB_MAX_ATTEMPTS = env.int("EXPORT_JOB_MAX_ATTEMPTS", default=3)
 CELERY_BROKER_URL = _str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")
 CELERY_BROKER_FOLDERS: list[str] = []
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    _broker_folder = BASE_DIR / "var" / "celery-broker"
+    _broker_folder = BASE_DIR / _str("CELERY_BROKER_FOLDER", "var/celery-broker")  # relative: to the project root
     CELERY_BROKER_FOLDERS = [str(_broker_folder / "queue"), str(_broker_folder / "control")]
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": CELERY_BROKER_FOLDERS[0],

@@ -67,7 +67,8 @@ def suite_database(tmp_path: Path, purpose: str) -> Iterator[str]:
 
 
 def service_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """The served service's environment: debug off, a fresh secret key, no Redis, media and TMPDIR in `tmp_path`."""
+    """The served service's environment: debug off, a fresh secret key, no Redis, media, TMPDIR and the
+jobs' queue (a folder no worker reads) in `tmp_path`."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -82,6 +83,8 @@ def service_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, st
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "DATABASE_URL": database_url,
             "REDIS_URL": "",
+            "CELERY_BROKER_URL": "filesystem://",
+            "CELERY_BROKER_FOLDER": str(tmp_path / "celery-broker"),
             "DJANGO_MEDIA_ROOT": str(tmp_path / "media"),
             "TMPDIR": str(scratch),
         }

@@ -246,3 +246,60 @@ def test_cors_headers_are_limited_to_the_api(client, settings):
     response = client.get("/admin/", HTTP_ORIGIN="https://app.example.com")
     assert response.status_code == 302
     assert "Access-Control-Allow-Origin" not in response
+
+
+# --- where exports are kept --------------------------------------------------------------------------
+
+PRINT_EXPORTS_STORAGE = """
+import json
+import django
+django.setup()
+from django.conf import settings as s
+print(json.dumps(s.STORAGES["exports"]))
+"""
+
+
+def test_exports_stay_on_this_machines_disk_by_default():
+    """Without EXPORT_STORAGE, finished exports go to <MEDIA_ROOT>/exports."""
+    assert settings_with(PRINT_EXPORTS_STORAGE, DJANGO_SECRET_KEY=LONG_SECRET) == {
+        "BACKEND": "contacts.exports.storage.ExportsFileSystemStorage"
+    }
+
+
+def test_export_storage_s3_names_the_bucket_its_prefix_endpoint_and_region():
+    """EXPORT_STORAGE=s3 configures the shared bucket from EXPORT_S3_*; the prefix defaults to exports."""
+    values = {"EXPORT_STORAGE": "s3", "EXPORT_S3_BUCKET": "boss-exports", "DJANGO_SECRET_KEY": LONG_SECRET}
+    backend = "contacts.exports.s3_storage.ExportsS3Storage"
+    assert settings_with(PRINT_EXPORTS_STORAGE, **values) == {
+        "BACKEND": backend,
+        "OPTIONS": {"bucket_name": "boss-exports", "location": "exports", "endpoint_url": None, "region_name": None},
+    }
+    assert settings_with(
+        PRINT_EXPORTS_STORAGE,
+        **values,
+        EXPORT_S3_PREFIX="prod/exports",
+        EXPORT_S3_ENDPOINT_URL="https://minio.example.com",
+        EXPORT_S3_REGION="cn-north-1",
+    ) == {
+        "BACKEND": backend,
+        "OPTIONS": {
+            "bucket_name": "boss-exports",
+            "location": "prod/exports",
+            "endpoint_url": "https://minio.example.com",
+            "region_name": "cn-north-1",
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"EXPORT_STORAGE": "s3"}, "EXPORT_STORAGE=s3 needs EXPORT_S3_BUCKET, the bucket the exports go to."),
+        ({"EXPORT_STORAGE": "nfs"}, "EXPORT_STORAGE must be filesystem or s3, not 'nfs'."),
+    ],
+)
+def test_an_export_storage_without_what_it_needs_stops_at_start(values, message):
+    """A missing bucket or an unknown storage stops manage.py at once with a clear message."""
+    result = run([sys.executable, "manage.py", "check"], clean_env(DJANGO_SECRET_KEY=LONG_SECRET, **values))
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {message}" in result.stderr

@@ -181,5 +181,7 @@ def export_download(request: HttpRequest, filename: str) -> HttpResponse:
     except FileNotFoundError:
         return json_error(404, DOWNLOAD_NOT_FOUND_MSG)
     response = FileResponse(handle, as_attachment=True, filename=filename, content_type=XLSX_CONTENT_TYPE)
+    if "Content-Length" not in response:  # a stream from object storage knows its size but cannot seek
+        response["Content-Length"] = handle.size
     response["Cache-Control"] = "private, no-store"
     return response

@@ -2,8 +2,9 @@
 
 Finished files are published, opened, listed and deleted through Django's storage API, the storage
 STORAGES["exports"] names. Its default, ExportsFileSystemStorage, keeps them in <MEDIA_ROOT>/exports;
-another backend (shared object storage) needs no change here. An export is written on this
-machine's disk first, in the scratch folder (<MEDIA_ROOT>/exports too), and published when complete.
+with EXPORT_STORAGE=s3 it is ExportsS3Storage (s3_storage.py), a bucket every instance shares. An
+export is written on this machine's disk first, in the scratch folder (<MEDIA_ROOT>/exports too), and
+published when complete.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -136,9 +139,19 @@ def export_file_open(*, name: str) -> File:
     return exports_storage().open(name, "rb")
 
 
+@runtime_checkable
+class ListsFilesWithSizes(Protocol):
+    """A storage whose one listing also gives each file's size and time (an object store's does)."""
+
+    def files_listed(self) -> Iterable[tuple[str, int, dt.datetime]]: ...
+
+
 def export_files() -> list[StoredExport]:
     """Every finished export in the storage, by name."""
     storage = exports_storage()
+    if isinstance(storage, ListsFilesWithSizes):
+        listed = [StoredExport(*entry) for entry in storage.files_listed()]
+        return sorted((stored for stored in listed if FILENAME_RE.fullmatch(stored.name)), key=lambda s: s.name)
     try:
         _, names = storage.listdir("")
     except FileNotFoundError:
