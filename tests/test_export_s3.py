@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from io import StringIO
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import boto3
@@ -26,9 +25,11 @@ from export_support import data_rows, folder_names, workbook
 from factories import client_for, make_contact, make_user
 from moto.server import ThreadedMotoServer
 from served import call, login, manage, prepare_database, served, service_env, suite_database
+from services import require_service
 
 from contacts.exports.storage import export_files, exports_storage
 from contacts.models import ContactExport
+from harness.worker import celery_worker, private_redis, redis_server_problem
 
 EXPORT_PERMS = ("contacts.view_contact", "contacts.export_contact")
 NOT_FOUND = {"code": 404, "msg": "文件不存在或已被清理", "data": None}
@@ -212,34 +213,57 @@ def test_the_listing_gives_each_objects_size_and_time_from_one_request(s3_export
 # --- two instances, one database, one bucket ---------------------------------------------------------
 
 
+def job_finished(port: int, token: str, job_id: int, timeout: float = 90) -> dict:
+    """The job as the API answers it once it has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        data = call(port, "GET", f"/api/contacts/exports/{job_id}", token=token).json()["data"]
+        if data["status"] not in ("queued", "running"):
+            return data
+        time.sleep(0.3)
+    raise AssertionError(f"job {job_id} still {data['status']} after {timeout} s")
+
+
 @pytest.mark.slow
 def test_two_instances_serve_each_others_exports_from_the_shared_bucket(tmp_path, bucket):
-    """Behind a load balancer: an export made by one instance downloads, byte for byte, from the other,
-    whose disk never held it; purge_exports run on either machine removes it for both."""
-    with suite_database(tmp_path, "s3_two_instances") as url:
-        first_env = service_env(url, tmp_path / "first", **bucket.env())
-        # One deployment: the instances share the secret key that signs the download links.
-        second_env = service_env(
-            url, tmp_path / "second", **bucket.env(), DJANGO_SECRET_KEY=first_env["DJANGO_SECRET_KEY"]
-        )
-        prepare_database(first_env, contacts=500)
+    """Behind a load balancer: an export made by one instance, at once or as a job on a worker machine,
+    downloads byte for byte from the other, whose disk never held it; purge_exports run on either machine
+    removes them for both."""
+    require_service("redis-server", redis_server_problem)
+    with suite_database(tmp_path, "s3_two_instances") as url, private_redis(tmp_path / "redis") as redis:
+        machines = {}
+        for name in ("first", "second", "worker"):
+            # One deployment: one environment, the secret key that signs the links included.
+            secret = {"DJANGO_SECRET_KEY": machines["first"]["DJANGO_SECRET_KEY"]} if machines else {}
+            machines[name] = service_env(url, tmp_path / name, **bucket.env(), CELERY_BROKER_URL=redis.url, **secret)
+        prepare_database(machines["first"], contacts=500)
         with (
-            served(first_env, tmp_path / "first" / "logs") as first,
-            served(second_env, tmp_path / "second" / "logs") as second,
+            served(machines["first"], tmp_path / "first" / "logs") as first,
+            served(machines["second"], tmp_path / "second" / "logs") as second,
+            celery_worker(machines["worker"], tmp_path / "worker" / "logs"),
         ):
-            made = call(first.port, "GET", "/api/contacts/export", token=login(first.port), timeout=120)
+            token = login(first.port)
+            made = call(first.port, "GET", "/api/contacts/export", token=token, timeout=120)
             assert made.status == 200, made.body
-            data = made.json()["data"]
-            parts = urlsplit(data["download_url"])
-            fetched = call(second.port, "GET", f"{parts.path}?{parts.query}")
-            assert fetched.status == 200
-            assert fetched.body == bucket.read(data["filename"])
-            assert len(data_rows(workbook(fetched.body).worksheets[0])) == data["total_records"] == 500
-            assert not list(Path(tmp_path / "second" / "media").rglob("*.xlsx"))
-            assert not list(Path(tmp_path / "first" / "media").rglob("*.xlsx"))
+            accepted = call(first.port, "POST", "/api/contacts/exports", token=token)
+            assert accepted.status == 202, accepted.body
+            job = job_finished(second.port, token, accepted.json()["data"]["id"])
+            assert job["status"] == "succeeded", job
+
+            links = []
+            for data in (made.json()["data"], job):
+                parts = urlsplit(data["download_url"])
+                links.append(f"{parts.path}?{parts.query}")
+                fetched = call(second.port, "GET", links[-1])
+                assert fetched.status == 200
+                assert fetched.body == bucket.read(data["filename"])
+                assert len(data_rows(workbook(fetched.body).worksheets[0])) == data["total_records"] == 500
+            for name in machines:
+                assert not list((tmp_path / name / "media").rglob("*.xlsx")), name
 
             time.sleep(1)
-            manage(second_env, "purge_exports", "--days", "0")
+            manage(machines["second"], "purge_exports", "--days", "0")
             assert bucket.names() == []
             for instance in (first, second):
-                assert call(instance.port, "GET", f"{parts.path}?{parts.query}").status == 404
+                for link in links:
+                    assert call(instance.port, "GET", link).status == 404
