@@ -295,6 +295,23 @@ def test_dead_jobs_are_queued_again_until_their_attempts_run_out(jobs_api, conta
     assert services.export_jobs_reap() == []
 
 
+def test_a_job_queued_too_long_is_sent_again_as_its_message_may_be_lost(jobs_api, contacts, sent, settings):
+    """Queued for EXPORT_JOB_STALE_SECONDS (a Redis restarted without its data loses the message): the
+    reaper sends it again, once a period; the run it gets is the job's one run."""
+    accepted = accept(jobs_api)
+    sent.clear()
+    assert services.export_jobs_reap() == []
+    waited = timezone.now() - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS + 1)
+    ContactExport.objects.filter(pk=accepted["id"]).update(heartbeat_at=waited)
+    assert services.export_jobs_reap() == [accepted["id"]]
+    assert services.export_jobs_reap() == []
+    assert sent == [("contacts.exports.tasks.export_job_run", [accepted["id"]])]
+    services.export_job_run(export_id=accepted["id"])
+    assert services.export_job_run(export_id=accepted["id"]) is None
+    record = ContactExport.objects.get(pk=accepted["id"])
+    assert (record.status, record.attempts, record.row_count) == ("succeeded", 1, 9)
+
+
 def test_a_job_whose_user_lost_the_right_to_export_fails(jobs_api, exporter, contacts, sent):
     """What the caller may export is decided when the job runs."""
     accepted = accept(jobs_api)

@@ -214,9 +214,19 @@ def export_job_cancel(*, export: ContactExport) -> ContactExport:
 def export_jobs_reap(*, now: dt.datetime | None = None) -> list[int]:
     """Jobs whose worker died while running them (no heartbeat for EXPORT_JOB_STALE_SECONDS): queued for
     a worker to run again from the start while they have attempts left, else recorded as failed; an
-    export made at once whose web worker died, failed. Returns their ids. Scheduled every minute."""
-    stale = (now or timezone.now()) - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
+    export made at once whose web worker died, failed. Jobs queued for that long are sent again: their
+    message may have been lost with the broker's data, and a duplicate does nothing. Returns their ids.
+    Scheduled every minute."""
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
     reaped = []
+    waiting = ContactExport.objects.filter(
+        status=ContactExport.Status.QUEUED, source=ContactExport.Source.JOB, heartbeat_at__lt=stale
+    )
+    for export_id in waiting.values_list("pk", flat=True):
+        if waiting.filter(pk=export_id).update(heartbeat_at=now):
+            current_app.send_task(JOB_TASK, args=[export_id])
+            reaped.append(export_id)
     for export in ContactExport.objects.filter(status=ContactExport.Status.RUNNING, heartbeat_at__lt=stale):
         may_run_again = export.source == ContactExport.Source.JOB and not export.cancel_requested
         if may_run_again and export.attempts < settings.EXPORT_JOB_MAX_ATTEMPTS:
@@ -462,7 +472,7 @@ def _export_record_start(
                     total_records=total_records,
                     created_at=at,
                     started_at=at if running else None,
-                    heartbeat_at=at if running else None,
+                    heartbeat_at=at,  # a queued job's: when it was sent to the queue
                     attempts=1 if running else 0,
                 )
         except IntegrityError:
