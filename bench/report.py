@@ -5,6 +5,7 @@
     python bench/report.py bench/results/RUN.json --readme-section latest  # into bench/README.md's markers
     python bench/report.py AFTER.json --compare-with BEFORE.json           # the README's before/after table
     python bench/report.py bench/results/DATE_ab_COMMIT.json               # an A/B run of bench/ab.py
+    python bench/report.py bench/results/DATE_jobs_COMMIT.json             # a run of bench/jobs_bench.py
 
 Only the JSON is kept (bench/run.py writes it); the Markdown is not committed.
 """
@@ -149,8 +150,8 @@ def replace_section(text: str, name: str, content: str) -> str:
 
 
 def result_path(report: dict) -> Path:
-    """Where a run's JSON is kept: bench/results/<date>_[ab_]<commit>[-dirty][-quick].json."""
-    kind = "ab_" if report.get("kind") == "ab" else ""
+    """Where a run's JSON is kept: bench/results/<date>_[ab_|jobs_]<commit>[-dirty][-quick].json."""
+    kind = f"{report['kind']}_" if report.get("kind") in ("ab", "jobs") else ""
     dirty = "-dirty" if report.get("dirty") else ""
     quick = "-quick" if report["settings"].get("quick") else ""
     return RESULTS_DIR / f"{report['date'][:10]}_{kind}{report['commit']}{dirty}{quick}.json"
@@ -199,11 +200,105 @@ def ab_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _met(met: bool) -> str:
+    return "met" if met else "missed"
+
+
+def jobs_markdown(report: dict) -> str:
+    """A run of bench/jobs_bench.py: the list idle and under export jobs, and a job of every row on a worker
+    against the bare write-only loop."""
+    settings = report["settings"]
+    dirty = " (with uncommitted changes)" if report.get("dirty") else ""
+    seeded = report["database"]
+    seeding = f", seeded in {seeded['seed_seconds']:,.1f} s" if seeded.get("seeded_now") else ", seeded before"
+    lines = [
+        f"Export jobs of `{report['commit']}`{dirty} ({report['subject']}), measured {report['date']} on "
+        f"{report['machine']['cpus']} cores; PostgreSQL {seeded['server_version']}, {settings['rows']:,} contacts "
+        f"(seed {settings['seed']}, {settings['days']} days{seeding}); gunicorn as deployed "
+        f"({settings.get('web_workers', '-')} workers: {settings['web_concurrency']}), a Celery worker on Redis at "
+        f"nice 10; wrk {settings['connections']} connections, {settings['wrk_threads']} threads, "
+        f"{settings['duration_s']} s a window on `{settings['list_path']}`. Whole run {report['elapsed_s']:,} s.",
+    ]
+    part = report.get("list_under_exports")
+    if part:
+        windows = [("idle", part["idle"]), ("under the exports", part["under_exports"])]
+        windows.append(("idle again, after them", part["idle_after"]))
+        lines += [
+            "",
+            f"The list while {len(part['jobs'])} export jobs run at once (worker concurrency "
+            f"{part['worker']['concurrency']}); CPU seconds in each window: the service's gunicorn, PostgreSQL "
+            "(the bench database's processes), the worker, wrk, and the rest of the machine (other sessions).",
+            "",
+            "| window | rps | p50 / p90 / p99 ms | non-2xx, socket errors | CPU s: service / database / worker / wrk "
+            "/ other | machine busy |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, window in windows:
+            lines.append(
+                f"| {name} | {_num(window['rps'])} | {_num(window['p50_ms'])} / {_num(window['p90_ms'])} / "
+                f"{_num(window['p99_ms'])} | {window['non2xx']}, {window['socket_errors']} | "
+                f"{window['service_cpu_s']} / {window['database_cpu_s']} / {window['worker_cpu_s']} / "
+                f"{window['wrk_cpu_s']} / {window['other_cpu_s']} | {window['machine_busy_share']:.0%} |"
+            )
+        throughout = "yes" if part["jobs_running_throughout_window"] else "no: one ended before the window did"
+        lines += [
+            "",
+            f"Under the exports: {part['throughput_ratio']:.2f}x the idle requests/s (target ≥ 0.5x: "
+            f"{_met(part['throughput_ratio'] >= 0.5)}), p50 {part['p50_ratio']:.2f}x the idle p50 (target < 2x: "
+            f"{_met(part['p50_ratio'] < 2)}); against the idle window after them: "
+            f"{part['under_exports']['rps'] / part['idle_after']['rps']:.2f}x the requests/s, p50 "
+            f"{part['under_exports']['p50_ms'] / part['idle_after']['p50_ms']:.2f}x. Every job still running when "
+            f"the window ended: {throughout}. The "
+            f"{len(part['jobs'])} jobs, from the first POST to the last one finished: "
+            f"{part['jobs_first_post_to_last_finished_s']:,.1f} s; all succeeded: "
+            f"{'yes' if part['jobs_all_succeeded'] else 'no'}.",
+            "",
+            "| job | filters | status | rows | from its POST to finished, s | worker's duration, s |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for job in part["jobs"]:
+            filters = ", ".join(f"{key}={value}" for key, value in job["filters"].items())
+            lines.append(
+                f"| {job['id']} | {filters} | {job['status']} | {job['rows_written']:,} | "
+                f"{_num(job['post_to_finished_s'])} | {_num(job['duration_ms'] / 1000)} |"
+            )
+    million = report.get("million")
+    if million:
+        job, bare = million["job"], million["bare"]
+        peak = million["pool_process_peak_rss_mib"]
+        lines += [
+            "",
+            f"One export job of every row ({job['rows_written']:,}) on a fresh worker of concurrency 1, against "
+            f"`{bare['command']}` on the same database:",
+            "",
+            "| measure | seconds | vs bare | peak RSS MiB |",
+            "| --- | --- | --- | --- |",
+            f"| the job, from its POST to its record finished (status {job['status']}) | "
+            f"{_num(job['post_to_finished_s'])} | {million['post_to_finished_vs_bare']:.2f}x | "
+            f"{_num(peak, 0)} (its pool process) |",
+            f"| the job, the worker's own duration (started_at → finished_at: "
+            f"{_num(job['record_started_to_finished_s'])} s) | {_num(job['duration_ms'] / 1000)} | "
+            f"{million['worker_duration_vs_bare']:.2f}x | - |",
+            f"| the bare write-only loop (rows read beforehand, not timed) | {_num(bare['seconds'])} | 1.00x | "
+            f"{_num(bare['peak_rss_mib'], 0)} |",
+            "",
+            f"Targets: ≤ 1.3x the bare loop: {_met(million['post_to_finished_vs_bare'] <= 1.3)} from the POST, "
+            f"{_met(million['worker_duration_vs_bare'] <= 1.3)} on the worker's duration; the pool process under "
+            f"150 MiB: {_met(peak < 150)} ({_num(peak, 0)} MiB at its peak, "
+            f"{_num(million.get('pool_process_rss_before_mib'), 0)} MiB before the job; the worker's main process "
+            f"{_num(million['worker_main_process_peak_rss_mib'], 0)} MiB).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
 def full_markdown(report: dict) -> str:
-    """The whole run: its summary and tables, then the query plans (an A/B run: its one table)."""
+    """The whole run: its summary and tables, then the query plans (an A/B run: its one table; a jobs run
+    of bench/jobs_bench.py: its tables)."""
     title = result_path(report).stem
     if report.get("kind") == "ab":
         return f"# Benchmark {title}\n\n{ab_markdown(report)}"
+    if report.get("kind") == "jobs":
+        return f"# Benchmark {title}\n\n{jobs_markdown(report)}"
     return f"# Benchmark {title}\n\n{markdown(report)}\n## Query plans\n\n{explain_markdown(report)}\n"
 
 
