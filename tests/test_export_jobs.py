@@ -74,6 +74,16 @@ def test_a_job_is_accepted_at_once_with_202_and_queued_for_the_workers(jobs_api,
     assert record.filters == {"worker_id": "worker-001", "ordering": "-created_at"}
 
 
+def test_the_job_api_answers_with_or_without_the_trailing_slash(jobs_api, contacts, sent):
+    """POST /exports/ is a 202 like POST /exports; GET and DELETE of /exports/{id}/ answer like without it."""
+    accepted = jobs_api.post(f"{JOBS}/", {"worker_id": "worker-001"}, format="json")
+    assert accepted.status_code == 202
+    job_id = accepted.json()["data"]["id"]
+    assert jobs_api.get(f"{JOBS}/").json()["data"]["total"] == 1
+    assert jobs_api.get(f"{JOBS}/{job_id}/").json()["data"]["status"] == "queued"
+    assert jobs_api.delete(f"{JOBS}/{job_id}/").json()["data"]["status"] == "cancelled"
+
+
 def test_filters_come_from_the_query_string_or_a_json_body_alike(jobs_api, contacts, sent):
     """The list's parameters, in the query string or as JSON (numbers and booleans as the list writes them)."""
     by_query = accept_query = jobs_api.post(f"{JOBS}?wechat_exchanged=true&account_id=1&ordering=id")
