@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from contacts.models import Contact, ReplyStatus
@@ -48,6 +49,24 @@ def test_seed_contacts_loads_the_requested_count():
     out = seed("--count", "250")
     assert Contact.objects.count() == 250
     assert out.startswith("Loaded 250 contacts in ")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_seed_contacts_leaves_the_planners_statistics_fresh():
+    """After the load, outside any transaction: PostgreSQL's VACUUM (ANALYZE) (row estimate and visibility
+    map), SQLite's ANALYZE (sqlite_stat1): a fresh load plans like one autovacuum has seen."""
+    out = seed("--count", "250")
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            assert out.endswith('then ran VACUUM (ANALYZE) "contacts_contact".\n')
+            cursor.execute("SELECT reltuples, relallvisible FROM pg_class WHERE relname = 'contacts_contact'")
+            estimated, all_visible_pages = cursor.fetchone()
+            assert (estimated, all_visible_pages > 0) == (250, True)
+        else:
+            assert out.endswith('then ran ANALYZE "contacts_contact".\n')
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'contacts_contact'")
+            counted = [stat.split()[0] for (stat,) in cursor.fetchall()]
+            assert counted and set(counted) == {"250"}
 
 
 def test_seed_contacts_rows_look_real():

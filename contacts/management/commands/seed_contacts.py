@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
+from contacts.maintenance import contacts_statistics_refresh
 from contacts.models import Contact, ReplyStatus
 
 SURNAMES = (
@@ -120,4 +121,5 @@ class Command(BaseCommand):
                     Contact.objects.bulk_create(batch)
                     batch.clear()
             Contact.objects.bulk_create(batch)
-        self.stdout.write(f"Loaded {count} contacts in {time.monotonic() - started:.1f} s.")
+        refreshed = contacts_statistics_refresh()
+        self.stdout.write(f"Loaded {count} contacts in {time.monotonic() - started:.1f} s; then ran {refreshed}.")
