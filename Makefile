@@ -38,7 +38,7 @@ run: $(VENV)/.installed .env
 	@mkdir -p var
 	trap 'kill $$worker 2>/dev/null' EXIT; \
 	DJANGO_DEBUG=0 nice -n 10 $(VENV)/bin/celery -A boss_dp worker --beat --concurrency 1 \
-		--loglevel INFO --logfile var/worker.log & worker=$$!; \
+		--loglevel INFO >> var/worker.log 2>&1 & worker=$$!; \
 	PORT=$(PORT) DJANGO_DEBUG=0 $(VENV)/bin/gunicorn -c gunicorn.conf.py boss_dp.wsgi
 
 # Tests that need Redis, PostgreSQL or Chromium skip without them, saying why; REQUIRE_SERVICES=1 makes
