@@ -38,7 +38,6 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import run
-from cases import SEED, SEED_DAYS
 
 from harness.client import call
 from harness.service import Gunicorn
@@ -491,30 +490,17 @@ def main(argv: list[str]) -> int:
     facts = json.loads(facts_line.removeprefix("FACTS "))
     ranges = date_ranges([(day, rows) for day, rows in facts["days"]], args.jobs)
     log(f"ranges: {ranges}")
-    report: dict = {
-        "kind": "jobs",
-        **info,
-        "date": started.isoformat(timespec="seconds"),
-        "machine": {
-            "cpus": os.cpu_count(),
-            "wrk": subprocess.run([wrk, "-v"], capture_output=True, text=True).stdout.split("\n")[0],
-        },
-        "settings": {
-            "rows": args.rows,
-            "seed": SEED,
-            "days": SEED_DAYS,
-            "duration_s": args.duration,
-            "connections": args.connections,
-            "wrk_threads": args.threads,
+    report: dict = {"kind": "jobs", **run.report_header(args, info=info, started=started, wrk=wrk)}
+    report["settings"].update(
+        {
             "jobs": args.jobs,
             "list_path": LIST_PATH,
             "web_concurrency": os.environ.get("WEB_CONCURRENCY", "gunicorn.conf.py's 2 x CPUs + 1"),
             "broker": "redis",
             "quick": args.rows < 1_000_000,
-        },
-        "database": {"server_version": facts["server"], **seeding},
-        "ranges": ranges,
-    }
+        }
+    )
+    report.update({"database": {"server_version": facts["server"], **seeding}, "ranges": ranges})
     media = args.data_dir / "media-jobs"
     shutil.rmtree(media, ignore_errors=True)
     try:

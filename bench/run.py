@@ -465,13 +465,9 @@ def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None
     }
 
 
-def main(argv: list[str]) -> int:
-    args = parse_args(argv)
-    args.data_dir.mkdir(parents=True, exist_ok=True)
-    wrk = ensure_wrk()
-    info = commit_info(args.app_dir)
-    started = dt.datetime.now().astimezone()
-    report: dict = {
+def report_header(args: argparse.Namespace, *, info: dict, started: dt.datetime, wrk: str) -> dict:
+    """What every result of the bench opens with: the commit, the date, the machine and the load's settings."""
+    return {
         **info,
         "date": started.isoformat(timespec="seconds"),
         "machine": {
@@ -485,12 +481,21 @@ def main(argv: list[str]) -> int:
             "duration_s": args.duration,
             "connections": args.connections,
             "wrk_threads": args.threads,
-            "samples": args.samples,
-            "login_rate": LOGIN_RATE,
-            "quick": args.quick,
         },
+    }
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    wrk = ensure_wrk()
+    info = commit_info(args.app_dir)
+    started = dt.datetime.now().astimezone()
+    report: dict = {
+        **report_header(args, info=info, started=started, wrk=wrk),
         "backends": {},
     }
+    report["settings"].update({"samples": args.samples, "login_rate": LOGIN_RATE, "quick": args.quick})
     log(f"measuring {info['commit']}{' (dirty)' if info['dirty'] else ''} in {args.app_dir}")
     for backend in [name.strip() for name in args.backends.split(",") if name.strip()]:
         report["backends"][backend] = run_backend(args, backend, wrk)
