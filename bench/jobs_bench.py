@@ -202,19 +202,7 @@ def wrk_list(args: argparse.Namespace, wrk: str, port: int, token: str) -> dict:
         f"http://127.0.0.1:{port}{LIST_PATH}",
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
-    figures = json.loads(line.removeprefix("BENCH_JSON "))
-    seconds = figures["duration_us"] / 1e6
-    return {
-        "rps": round(figures["requests"] / seconds, 1),
-        "requests": figures["requests"],
-        "p50_ms": round(figures["p50_us"] / 1000, 2),
-        "p90_ms": round(figures["p90_us"] / 1000, 2),
-        "p99_ms": round(figures["p99_us"] / 1000, 2),
-        "max_ms": round(figures["max_us"] / 1000, 2),
-        "non2xx": figures["non2xx"],
-        "socket_errors": sum(figures[key] for key in ("connect_errors", "read_errors", "write_errors", "timeouts")),
-    }
+    return run.wrk_figures(result.stdout)[1]
 
 
 def measure_window(args: argparse.Namespace, wrk: str, port: int, token: str, window: Window) -> dict:

@@ -257,19 +257,9 @@ def wrk_case(
     meter.start()
     result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     cpu = meter.stop()
-    line = next(line for line in result.stdout.splitlines() if line.startswith("BENCH_JSON "))
-    figures = json.loads(line.removeprefix("BENCH_JSON "))
-    seconds = figures["duration_us"] / 1e6
-    errors = sum(figures[key] for key in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    figures, summary = wrk_figures(result.stdout)
     return {
-        "rps": round(figures["requests"] / seconds, 1),
-        "requests": figures["requests"],
-        "p50_ms": round(figures["p50_us"] / 1000, 2),
-        "p90_ms": round(figures["p90_us"] / 1000, 2),
-        "p99_ms": round(figures["p99_us"] / 1000, 2),
-        "max_ms": round(figures["max_us"] / 1000, 2),
-        "non2xx": figures["non2xx"],
-        "socket_errors": errors,
+        **summary,
         # CPU ms a request under load: the service's processes and PostgreSQL's (SQLite runs in the service)
         "service_cpu_ms": round(cpu["service_cpu_s"] * 1000 / max(figures["requests"], 1), 2),
         "database_cpu_ms": round(cpu["database_cpu_s"] * 1000 / max(figures["requests"], 1), 2)
@@ -462,6 +452,23 @@ def run_export_bench(args: argparse.Namespace, database_url: str) -> dict | None
         "returncode": result.returncode,
         "figures": figures,
         "stdout": result.stdout[-8000:],
+    }
+
+
+def wrk_figures(stdout: str) -> tuple[dict, dict]:
+    """wrk's raw figures (request.lua's BENCH_JSON line) and their summary: rps, latencies in ms, errors."""
+    line = next(line for line in stdout.splitlines() if line.startswith("BENCH_JSON "))
+    figures = json.loads(line.removeprefix("BENCH_JSON "))
+    seconds = figures["duration_us"] / 1e6
+    return figures, {
+        "rps": round(figures["requests"] / seconds, 1),
+        "requests": figures["requests"],
+        "p50_ms": round(figures["p50_us"] / 1000, 2),
+        "p90_ms": round(figures["p90_us"] / 1000, 2),
+        "p99_ms": round(figures["p99_us"] / 1000, 2),
+        "max_ms": round(figures["max_us"] / 1000, 2),
+        "non2xx": figures["non2xx"],
+        "socket_errors": sum(figures[key] for key in ("connect_errors", "read_errors", "write_errors", "timeouts")),
     }
 
 
