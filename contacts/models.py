@@ -43,7 +43,10 @@ class Contact(models.Model):
         verbose_name = "联系记录"
         verbose_name_plural = "联系记录"
         ordering = ["-created_at", "-id"]
-        permissions = [("export_contact", "can export contacts")]
+        permissions = [
+            ("export_contact", "can export contacts"),
+            ("view_all_contacts", "can see the contacts of every account"),
+        ]
         indexes = [
             models.Index(fields=["created_at", "id"], name="contact_created_idx"),
             models.Index(fields=["contacted_at", "id"], name="contact_contacted_idx"),
@@ -58,23 +61,61 @@ class Contact(models.Model):
 
 
 class ContactTally(models.Model):
-    """How many contacts have each (reply_status, wechat_exchanged) pair.
+    """How many contacts have each (account_id, reply_status, wechat_exchanged) triple.
 
-    Kept exact by database triggers (migration 0004) on every insert, update and delete,
-    however the rows change, so that counting the table costs four rows, not a full scan.
+    Kept exact by database triggers (migrations 0004 and 0008) on every insert, update and delete,
+    however the rows change, so that counting the table, or one user's accounts of it, costs a few
+    rows per account, not a full scan.
     """
 
+    account_id = models.PositiveIntegerField()
     reply_status = models.CharField(max_length=8)
     wechat_exchanged = models.BooleanField()
     total = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["reply_status", "wechat_exchanged"], name="contact_tally_unique"),
+            models.UniqueConstraint(
+                fields=["account_id", "reply_status", "wechat_exchanged"], name="contact_tally_account_unique"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.reply_status}/{self.wechat_exchanged}: {self.total}"
+        return f"{self.account_id}/{self.reply_status}/{self.wechat_exchanged}: {self.total}"
+
+
+class UserAccount(models.Model):
+    """A recruiting-platform account whose contacts a user sees (contacts/scoping.py)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name="用户", on_delete=models.CASCADE, related_name="contact_accounts"
+    )
+    account_id = models.PositiveIntegerField("账号 ID", validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = "用户的账号"
+        verbose_name_plural = "用户的账号"
+        constraints = [models.UniqueConstraint(fields=["user", "account_id"], name="user_account_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.account_id}"
+
+
+class GroupAccount(models.Model):
+    """A recruiting-platform account whose contacts every member of a group sees (contacts/scoping.py)."""
+
+    group = models.ForeignKey(
+        "auth.Group", verbose_name="组", on_delete=models.CASCADE, related_name="contact_accounts"
+    )
+    account_id = models.PositiveIntegerField("账号 ID", validators=[MinValueValidator(1)])
+
+    class Meta:
+        verbose_name = "组的账号"
+        verbose_name_plural = "组的账号"
+        constraints = [models.UniqueConstraint(fields=["group", "account_id"], name="group_account_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.group} → {self.account_id}"
 
 
 class ContactExport(models.Model):
@@ -93,6 +134,10 @@ class ContactExport(models.Model):
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
 
+    class FileFormat(models.TextChoices):
+        XLSX = "xlsx", "Excel (xlsx)"
+        CSV = "csv", "CSV"
+
     class Source(models.TextChoices):
         API = "api", "接口"
         ADMIN = "admin", "后台"
@@ -103,6 +148,9 @@ class ContactExport(models.Model):
     source = models.CharField("来源", max_length=8, choices=Source.choices, default=Source.API)
     status = models.CharField("状态", max_length=16, choices=Status.choices, default=Status.RUNNING)
     filters = models.JSONField("筛选条件", default=dict, blank=True)
+    file_format = models.CharField("格式", max_length=8, choices=FileFormat.choices, default=FileFormat.XLSX)
+    # The exported columns by field name, in order; empty for the default columns.
+    columns = models.JSONField("导出列", default=list, blank=True)
     # A job's file is named when a worker starts it (its time is the file's).
     filename = models.CharField("文件名", max_length=128, unique=True, null=True, blank=True)
     total_records = models.PositiveIntegerField("符合条件的记录数", null=True, blank=True)

@@ -5,17 +5,18 @@ import datetime as dt
 from django.apps import apps
 from django.db import connections, models
 from django.db.models.expressions import Col
-from django.db.models.lookups import Exact
+from django.db.models.lookups import Exact, In
 from django.db.models.sql.where import AND
 from django.utils import timezone
 
-TALLIED_FIELDS = frozenset({"reply_status", "wechat_exchanged"})
+TALLIED_FIELDS = frozenset({"account_id", "reply_status", "wechat_exchanged"})
 # Beyond this many periods, one seek per period costs more than one scan.
 MAX_PROBED_PERIODS = 400
 
 
-def _tallied_filters(query: models.sql.Query) -> dict | None:
-    """The query's conditions when they are only equalities on tallied fields, else None."""
+def _tallied_filters(query: models.sql.Query) -> list[tuple[str, tuple]] | None:
+    """The query's conditions as (field, values it may take) when they are only equalities or `IN`s on
+    tallied fields (a user's scope is an `IN` of their accounts), else None."""
     if (
         query.is_sliced
         or query.distinct
@@ -28,28 +29,34 @@ def _tallied_filters(query: models.sql.Query) -> dict | None:
         or query.where.connector != AND
     ):
         return None
-    filters = {}
+    filters = []
     for condition in query.where.children:
         if not (
-            isinstance(condition, Exact)
+            isinstance(condition, Exact | In)
             and isinstance(condition.lhs, Col)
             and condition.lhs.target.name in TALLIED_FIELDS
             and not hasattr(condition.rhs, "resolve_expression")
         ):
             return None
-        filters[condition.lhs.target.name] = condition.rhs
+        values = tuple(condition.rhs) if isinstance(condition, In) else (condition.rhs,)
+        filters.append((condition.lhs.target.name, values))
     return filters
 
 
-def _tally_sum(db: str, filters: dict) -> int:
-    """The kept tally's total for these equalities, in one plain query (the ORM's aggregate costs
+def _tally_sum(db: str, filters: list[tuple[str, tuple]]) -> int:
+    """The kept tally's total for these conditions, in one plain query (the ORM's aggregate costs
     more than the sum itself, and nearly every list request counts)."""
+    if any(not values for _, values in filters):
+        return 0
     tally = apps.get_model("contacts", "ContactTally")
     connection = connections[db]
     quote = connection.ops.quote_name
-    conditions = [(tally._meta.get_field(name), value) for name, value in filters.items()]
-    where = " AND ".join(f"{quote(field.column)} = %s" for field, _ in conditions) or "1 = 1"
-    params = [field.get_db_prep_value(value, connection, prepared=True) for field, value in conditions]
+    conditions, params = [], []
+    for name, values in filters:
+        field = tally._meta.get_field(name)
+        conditions.append(f"{quote(field.column)} IN ({', '.join(['%s'] * len(values))})")
+        params += [field.get_db_prep_value(value, connection, prepared=True) for value in values]
+    where = " AND ".join(conditions) or "1 = 1"
     total = quote(tally._meta.get_field("total").column)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COALESCE(SUM({total}), 0) FROM {quote(tally._meta.db_table)} WHERE {where}", params)  # noqa: S608
