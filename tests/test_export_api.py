@@ -308,8 +308,8 @@ def test_a_database_error_half_way_answers_500_and_leaves_no_file(export_api, co
     real_rows = services.contact_rows
     temp_files_before = list(ALL_TEMP_FILES)
 
-    def failing_rows(queryset):
-        rows = real_rows(queryset)
+    def failing_rows(queryset, **options):
+        rows = real_rows(queryset, **options)
         try:
             yield next(rows)
             yield next(rows)
@@ -368,7 +368,7 @@ def test_a_disk_filling_while_rows_stream_answers_500_and_leaves_no_file(export_
 def test_publishing_never_replaces_an_existing_file(export_api, contacts, monkeypatch):
     """A file already under the final name is kept as it was and the export fails cleanly."""
     name = "contacts_export_20240304_153045_a1b2c3d4.xlsx"
-    monkeypatch.setattr(services, "export_filename_new", lambda at: name)
+    monkeypatch.setattr(services, "export_filename_new", lambda at, **options: name)
     exports_folder().mkdir(parents=True)
     (exports_folder() / name).write_bytes(b"somebody else's file")
     response, payload = export(export_api)

@@ -15,6 +15,7 @@ from kombu.exceptions import OperationalError
 
 from contacts.exports import services
 from contacts.exports.errors import ExportJobBusy
+from contacts.exports.workbook import FIELDS
 from contacts.models import ContactExport
 
 pytestmark = pytest.mark.django_db
@@ -145,6 +146,8 @@ def test_a_worker_runs_the_job_and_it_answers_like_the_synchronous_export(jobs_a
         "rows_written": 9,
         "progress": 100,
         "filters": {"search": "联系人", "ordering": "-created_at"},
+        "format": "xlsx",
+        "columns": list(FIELDS),
         "created_at": timezone.localtime(record.created_at).strftime("%Y-%m-%dT%H:%M:%S"),
         "started_at": timezone.localtime(record.started_at).strftime("%Y-%m-%dT%H:%M:%S"),
         "finished_at": timezone.localtime(record.finished_at).strftime("%Y-%m-%dT%H:%M:%S"),
@@ -195,8 +198,8 @@ def test_a_running_job_stops_at_its_next_check_and_leaves_no_file(jobs_api, cont
     answers = []
     real_rows = services.contact_rows
 
-    def rows_then_cancel(queryset):
-        for number, row in enumerate(real_rows(queryset), 1):
+    def rows_then_cancel(queryset, **options):
+        for number, row in enumerate(real_rows(queryset, **options), 1):
             if number == 4:
                 answers.append(jobs_api.delete(f"{JOBS}/{accepted['id']}"))
             yield row
@@ -336,8 +339,8 @@ def test_a_failure_tells_the_user_no_row_value(jobs_api, contacts, sent, monkeyp
     """A database error mid-way: failed, and `error` is the envelope's words, not the exception's."""
     real_rows = services.contact_rows
 
-    def failing(queryset):
-        rows = real_rows(queryset)
+    def failing(queryset, **options):
+        rows = real_rows(queryset, **options)
         yield next(rows)
         raise RuntimeError("张三 13800138000")
 

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from contacts.exports.columns import COLUMN_BY_FIELD, DEFAULT_COLUMNS
 from contacts.exports.links import export_link_sign
 from contacts.exports.services import export_failure_message
 from contacts.exports.storage import FILENAME_RE
@@ -79,6 +80,51 @@ class ContactSerializer(serializers.ModelSerializer):
         return data
 
 
+EXPORT_FORMATS = ContactExport.FileFormat.values
+COLUMN_NAMES = ", ".join(COLUMN_BY_FIELD)
+FORMAT_INVALID_MSG = "只能是 " + " 或 ".join(EXPORT_FORMATS) + ',不能是 "{input}"'
+COLUMNS_EMPTY_MSG = "至少要有一列,可选:" + COLUMN_NAMES
+COLUMN_EMPTY_MSG = '列名不能为空(在 "{columns}" 中)'
+COLUMN_UNKNOWN_MSG = '没有 "{name}" 这一列,可选:' + COLUMN_NAMES
+COLUMN_REPEATED_MSG = '列 "{name}" 重复'
+
+
+class ExportOptionsSerializer(serializers.Serializer):
+    """What an export writes, besides which rows: its file format and its columns. Not filters: the
+    FilterSet ignores both. `columns` is a comma-separated list of field names, in the order wanted."""
+
+    format = serializers.ChoiceField(
+        choices=EXPORT_FORMATS,
+        default=ContactExport.FileFormat.XLSX,
+        error_messages={"invalid_choice": FORMAT_INVALID_MSG},
+        help_text="文件格式:`xlsx`(默认)或 `csv`。",
+    )
+    columns = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text=(
+            f"导出的列及其顺序,逗号分隔的字段名:{COLUMN_NAMES};默认为除 `account_id` 外的十列。"
+            "未知、重复或空的列名是 400。"
+        ),
+    )
+
+    def validate_columns(self, value: str) -> list[str]:
+        """The field names in order; none given (the parameter absent) is the default columns, `[]`."""
+        if not value.strip():
+            raise serializers.ValidationError(COLUMNS_EMPTY_MSG)
+        names = [name.strip() for name in value.split(",")]
+        for name in names:
+            if not name:
+                raise serializers.ValidationError(COLUMN_EMPTY_MSG.format(columns=value))
+            if name not in COLUMN_BY_FIELD:
+                raise serializers.ValidationError(COLUMN_UNKNOWN_MSG.format(name=name))
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                raise serializers.ValidationError(COLUMN_REPEATED_MSG.format(name=name))
+        return names
+
+
 def export_download_path(filename: str) -> str:
     """The site-relative download link of an export, signed for EXPORT_LINK_TTL_SECONDS."""
     path = reverse("contact-export-download", kwargs={"filename": filename})
@@ -135,6 +181,10 @@ class ExportJobSerializer(serializers.ModelSerializer):
     rows_written = serializers.IntegerField(source="row_count", read_only=True, help_text="已写入的行数")
     progress = serializers.IntegerField(read_only=True, min_value=0, max_value=100, help_text="进度百分比")
     filters = serializers.DictField(child=serializers.CharField(), read_only=True, help_text="所要求的筛选条件")
+    format = serializers.ChoiceField(
+        source="file_format", choices=EXPORT_FORMATS, read_only=True, help_text="文件格式:`xlsx` 或 `csv`"
+    )
+    columns = serializers.SerializerMethodField()
     download_url = serializers.SerializerMethodField()
     filename = serializers.SerializerMethodField()
     generated_at = serializers.SerializerMethodField()
@@ -149,6 +199,8 @@ class ExportJobSerializer(serializers.ModelSerializer):
             "rows_written",
             "progress",
             "filters",
+            "format",
+            "columns",
             "created_at",
             "started_at",
             "finished_at",
@@ -158,6 +210,16 @@ class ExportJobSerializer(serializers.ModelSerializer):
             "error",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(
+        {
+            "type": "array",
+            "items": {"type": "string", "enum": list(COLUMN_BY_FIELD)},
+            "description": "导出的列(字段名)及其顺序;未指定时为默认的十列",
+        }
+    )
+    def get_columns(self, export: ContactExport) -> list[str]:
+        return list(export.columns) or [column.field for column in DEFAULT_COLUMNS]
 
     def _result(self, export: ContactExport) -> dict[str, str] | None:
         """The synchronous export's answer, for a job that succeeded and whose file is not purged."""

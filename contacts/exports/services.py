@@ -4,8 +4,9 @@ storage to its size cap. The one entry point of the API, the admin action, the w
 command and the benchmark.
 
 An export streams the rows of a bound, valid ContactFilterSet through a chunked database cursor into a
-workbook on this machine's disk, recording its progress as it goes, then publishes it to the exports
-storage. A job's state lives in its history record, not in Celery: the task only carries its id.
+workbook or a CSV file (of its chosen columns, the default ones unless named) on this machine's disk,
+recording its progress as it goes, then publishes it to the exports storage. A job's state lives in its
+history record, not in Celery: the task only carries its id.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import secrets
 import time
 import traceback
 from array import array
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,8 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact, ContactExport
 
-from . import storage, workbook
+from . import csvfile, storage, workbook
+from .columns import COLUMN_BY_FIELD, export_columns
 from .errors import (
     EXPORT_FAILED_MSG,
     ExportBusy,
@@ -82,8 +84,8 @@ class PurgedFile:
     scratch: bool
 
 
-def export_filename_new(*, at: dt.datetime) -> str:
-    return f"contacts_export_{timezone.localtime(at):%Y%m%d_%H%M%S}_{secrets.token_hex(4)}.xlsx"
+def export_filename_new(*, at: dt.datetime, file_format: str = ContactExport.FileFormat.XLSX) -> str:
+    return f"contacts_export_{timezone.localtime(at):%Y%m%d_%H%M%S}_{secrets.token_hex(4)}.{file_format}"
 
 
 # Creating an export at once ----------------------------------------------------------------------
@@ -95,8 +97,11 @@ def contact_export_create(
     user: AbstractBaseUser | AnonymousUser | None,
     source: str = ContactExport.Source.API,
     selection: str = "",
+    file_format: str = ContactExport.FileFormat.XLSX,
+    columns: Sequence[str] = (),
 ) -> ContactExport:
-    """Export the contacts of a bound, valid `filterset`, in its order, to a workbook in the exports storage.
+    """Export the contacts of a bound, valid `filterset`, in its order, to a workbook or CSV file
+    (`file_format`) of `columns` (field names, the default columns when none) in the exports storage.
 
     `selection` says which rows the FilterSet started from when not all of them (the admin's selection).
     Returns the finished history row. Raises ExportQuotaExceeded (nothing recorded) past the user's
@@ -114,7 +119,9 @@ def contact_export_create(
             filters=asked,
             at=now,
             status=ContactExport.Status.RUNNING,
-            filename=export_filename_new(at=now),
+            filename=export_filename_new(at=now, file_format=file_format),
+            file_format=file_format,
+            columns=columns,
         )
         _export_write(export, filterset, selection=selection)
     return export
@@ -148,10 +155,17 @@ def _machine_slot() -> Iterator[None]:
 # Jobs ---------------------------------------------------------------------------------------------
 
 
-def export_job_create(*, filterset: ContactFilterSet, user: AbstractBaseUser) -> ContactExport:
+def export_job_create(
+    *,
+    filterset: ContactFilterSet,
+    user: AbstractBaseUser,
+    file_format: str = ContactExport.FileFormat.XLSX,
+    columns: Sequence[str] = (),
+) -> ContactExport:
     """Accept an export of a bound, valid `filterset` as a job for the workers, and queue it.
 
-    The job keeps the filters as asked and its user; a worker evaluates them when it runs the job.
+    The job keeps the filters as asked, its format and columns (as contact_export_create takes them) and
+    its user; a worker evaluates the filters when it runs the job.
     Raises ExportTooLarge (nothing recorded) past EXPORT_MAX_ROWS, ExportQuotaExceeded (nothing
     recorded) past the user's quota, and ExportQueueUnavailable (recorded as failed) when the queue
     cannot take it.
@@ -165,6 +179,8 @@ def export_job_create(*, filterset: ContactFilterSet, user: AbstractBaseUser) ->
         at=_now(),
         status=ContactExport.Status.QUEUED,
         total_records=total,
+        file_format=file_format,
+        columns=columns,
     )
     try:
         current_app.send_task(JOB_TASK, args=[export.pk])
@@ -266,6 +282,7 @@ def _job_claim(export_id: int) -> ContactExport | None:
     """
     now = _now()
     stale = now - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
+    file_format = ContactExport.objects.filter(pk=export_id).values_list("file_format", flat=True).first()
     claimable = ContactExport.objects.filter(
         Q(status=ContactExport.Status.QUEUED) | Q(status=ContactExport.Status.RUNNING, heartbeat_at__lt=stale),
         pk=export_id,
@@ -276,7 +293,7 @@ def _job_claim(export_id: int) -> ContactExport | None:
         try:
             claimed = claimable.update(
                 status=ContactExport.Status.RUNNING,
-                filename=export_filename_new(at=now),
+                filename=export_filename_new(at=now, file_format=file_format or ContactExport.FileFormat.XLSX),
                 started_at=now,
                 heartbeat_at=now,
                 attempts=F("attempts") + 1,
@@ -335,40 +352,43 @@ class _Progress:
 
 
 def _export_write(export: ContactExport, filterset: ContactFilterSet, *, selection: str = "") -> None:
-    """Write the running export's workbook from `filterset`, publish it, and record how it ended.
+    """Write the running export's file from `filterset`, in its format and columns, publish it, and record
+    how it ended.
 
     Raises ExportTooLarge, ExportCancelled or ExportFailed once recorded; removes every scratch file
     whatever happens.
     """
     started = time.monotonic()
-    described = filterset.described()
-    info = workbook.ExportInfo(
-        username=export.username,
-        generated_at=timezone.localtime(export.started_at),
-        source=ContactExport.Source(export.source).label,
-        filters=[(SELECTION_LABEL, selection), *described] if selection else described,
-        ordering=filterset.ordering_key,
-    )
     queryset = filterset.qs
     folder = storage.scratch_dir()
     folder.mkdir(parents=True, exist_ok=True)
     scratch = workbook.ScratchFiles(folder, export.filename)
+    as_csv = export.file_format == ContactExport.FileFormat.CSV
     try:
-        with _closed_at_exit(contact_rows(queryset)) as rows:
-            summary = queryset.order_by().aggregate(total=Count("id"), **workbook.width_aggregates())
+        columns = export_columns(export.columns)
+        fields = [column.field for column in columns]
+        with _closed_at_exit(contact_rows(queryset, fields=fields)) as rows:
+            widths = {} if as_csv else workbook.width_aggregates(columns)
+            summary = queryset.order_by().aggregate(total=Count("id"), **widths)
             export.total_records = summary["total"]
             ContactExport.objects.filter(pk=export.pk).update(total_records=export.total_records)
             workbook.row_limit_check(rows=export.total_records)
             fd, scratch_path = scratch.new()
             with os.fdopen(fd, "wb") as target:
-                written = workbook.contacts_workbook_write(
-                    target=target,
-                    rows=_Progress(export).rows(rows),
-                    info=info,
-                    scratch_dir=folder,
-                    scratch_name=export.filename,
-                    widths=workbook.column_widths(summary),
-                )
+                if as_csv:
+                    written = csvfile.contacts_csv_write(
+                        target=target, rows=_Progress(export).rows(rows), columns=columns
+                    )
+                else:
+                    written = workbook.contacts_workbook_write(
+                        target=target,
+                        rows=_Progress(export).rows(rows),
+                        info=_export_info(export, filterset, selection=selection),
+                        scratch_dir=folder,
+                        scratch_name=export.filename,
+                        widths=workbook.column_widths(summary, columns),
+                        columns=columns,
+                    )
             size = storage.export_file_publish(name=export.filename, path=Path(scratch_path))
     except ExportTooLarge as exc:
         scratch.remove_all()
@@ -394,16 +414,29 @@ def _export_write(export: ContactExport, filterset: ContactFilterSet, *, selecti
     _storage_cap_keep(newest=export.filename)
 
 
-def contact_rows(queryset: QuerySet) -> Iterator[tuple]:
-    """The queryset's contacts as tuples in the workbook's FIELDS order, read in chunks by a server-side
-    cursor: on PostgreSQL one WITH HOLD, outside a transaction, so that the progress written meanwhile
+def _export_info(export: ContactExport, filterset: ContactFilterSet, *, selection: str) -> workbook.ExportInfo:
+    """What the workbook's 导出信息 sheet says of `export`."""
+    described = filterset.described()
+    return workbook.ExportInfo(
+        username=export.username,
+        generated_at=timezone.localtime(export.started_at),
+        source=ContactExport.Source(export.source).label,
+        filters=[(SELECTION_LABEL, selection), *described] if selection else described,
+        ordering=filterset.ordering_key,
+        columns=[COLUMN_BY_FIELD[field].header for field in export.columns],
+    )
+
+
+def contact_rows(queryset: QuerySet, *, fields: Sequence[str] = workbook.FIELDS) -> Iterator[tuple]:
+    """The queryset's contacts as tuples of `fields` (the workbook's default FIELDS), read in chunks by a
+    server-side cursor: on PostgreSQL one WITH HOLD, outside a transaction, so that the progress written meanwhile
     is seen at once by whoever asks. SQLite has no such cursor: see contact_rows_by_id_chunks."""
     if connections[queryset.db].vendor == "sqlite":
-        return contact_rows_by_id_chunks(queryset)
-    return queryset.values_list(*workbook.FIELDS).iterator(chunk_size=FETCH_CHUNK_ROWS)
+        return contact_rows_by_id_chunks(queryset, fields=fields)
+    return queryset.values_list(*fields).iterator(chunk_size=FETCH_CHUNK_ROWS)
 
 
-def contact_rows_by_id_chunks(queryset: QuerySet) -> Iterator[tuple]:
+def contact_rows_by_id_chunks(queryset: QuerySet, *, fields: Sequence[str] = workbook.FIELDS) -> Iterator[tuple]:
     """contact_rows on SQLite. A statement left open there holds its connection's snapshot: the progress
     written meanwhile would stay uncommitted, and fail as soon as anyone else wrote. So the matching ids
     are read first, in order (8 bytes a row), then each chunk of rows by its ids in a statement of its own;
@@ -413,7 +446,7 @@ def contact_rows_by_id_chunks(queryset: QuerySet) -> Iterator[tuple]:
     chunk_size = min(FETCH_CHUNK_ROWS, connections[queryset.db].features.max_query_params or FETCH_CHUNK_ROWS)
     for start in range(0, len(ids), chunk_size):
         chunk = ids[start : start + chunk_size]
-        rows = {row[0]: row for row in contacts.filter(pk__in=chunk).values_list(*workbook.FIELDS)}
+        rows = {row[0]: row[1:] for row in contacts.filter(pk__in=chunk).values_list("id", *fields)}
         yield from (rows[pk] for pk in chunk if pk in rows)
 
 
@@ -450,6 +483,8 @@ def _export_record_start(
     status: str,
     filename: str | None = None,
     total_records: int | None = None,
+    file_format: str = ContactExport.FileFormat.XLSX,
+    columns: Sequence[str] = (),
 ) -> ContactExport:
     """The history row, created first: a running export's reserves its file name, which no other can take.
 
@@ -468,6 +503,8 @@ def _export_record_start(
                     source=source,
                     status=status,
                     filters=dict(filters),
+                    file_format=file_format,
+                    columns=list(columns),
                     filename=filename,
                     total_records=total_records,
                     created_at=at,
@@ -478,7 +515,7 @@ def _export_record_start(
         except IntegrityError:
             if filename is None:
                 raise
-            filename = export_filename_new(at=at)
+            filename = export_filename_new(at=at, file_format=file_format)
     raise IntegrityError("no free export file name")
 
 

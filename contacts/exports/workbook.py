@@ -33,27 +33,17 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.worksheet._writer import ALL_TEMP_FILES, WorksheetWriter
 from openpyxl.writer.excel import ExcelWriter
 
+from .columns import DEFAULT_COLUMNS, Column
 from .errors import ExportTooLarge
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Every scratch file of an export (the archive and one per sheet) is `.<final name>.<random>.tmp`.
-SCRATCH_RE = re.compile(r"\.(contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.xlsx)\.[0-9a-z_]{8}\.tmp")
+SCRATCH_RE = re.compile(r"\.(contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.(?:xlsx|csv))\.[0-9a-z_]{8}\.tmp")
 
 DATA_SHEET_TITLE = "联系记录"
 INFO_SHEET_TITLE = "导出信息"
-# (header, values_list field, kind): the data sheet's columns in order.
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    ("ID", "id", "number"),
-    ("姓名", "name", "text"),
-    ("岗位", "position", "text"),
-    ("联系方式", "contact", "text"),
-    ("回复状态", "reply_status", "text"),
-    ("是否交换微信", "wechat_exchanged", "yes_no"),
-    ("Worker ID", "worker_id", "text"),
-    ("备注", "notes", "text"),
-    ("联系时间", "contacted_at", "datetime"),
-    ("创建时间", "created_at", "datetime"),
-)
+# The default columns (header, values_list field, kind) in order; an export may choose others (columns.py).
+COLUMNS: tuple[Column, ...] = DEFAULT_COLUMNS
 HEADER = tuple(column[0] for column in COLUMNS)
 FIELDS = tuple(column[1] for column in COLUMNS)
 
@@ -85,7 +75,8 @@ _ONE_DAY = dt.timedelta(days=1)
 class ExportInfo:
     """What the `导出信息` sheet says about an export, besides its row count.
 
-    `filters` are (label, value) lines, as the FilterSet describes what was asked.
+    `filters` are (label, value) lines, as the FilterSet describes what was asked; `columns` the headers
+    of the columns chosen, empty for the default ones.
     """
 
     username: str
@@ -93,6 +84,7 @@ class ExportInfo:
     source: str
     filters: Sequence[tuple[str, str]] = field(default_factory=tuple)
     ordering: str = ""
+    columns: Sequence[str] = field(default_factory=tuple)
 
 
 # The row limit ------------------------------------------------------------------------------------
@@ -241,8 +233,17 @@ def _text_cell(sheet: WriteOnlyWorksheet, column: int, text: str) -> Cell:
 class _DataSheetWriter:
     """Turns contact rows into the cells of the data sheets, starting a new sheet when one is full."""
 
-    def __init__(self, workbook: Workbook, scratch: ScratchFiles, widths: Sequence[float], zone: dt.tzinfo) -> None:
+    def __init__(
+        self,
+        workbook: Workbook,
+        scratch: ScratchFiles,
+        columns: Sequence[Column],
+        widths: Sequence[float],
+        zone: dt.tzinfo,
+    ) -> None:
         self.workbook = workbook
+        self.columns = columns
+        self.headers = [column.header for column in columns]
         self.scratch = scratch
         self.widths = widths
         self.zone = zone
@@ -258,16 +259,16 @@ class _DataSheetWriter:
             sheet.column_dimensions[get_column_letter(column)].width = width
         header = [
             _styled_cell(sheet, column, font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGNMENT)
-            for column in range(1, len(HEADER) + 1)
+            for column in range(1, len(self.headers) + 1)
         ]
-        for cell, title_text in zip(header, HEADER, strict=True):
+        for cell, title_text in zip(header, self.headers, strict=True):
             cell._value = title_text
         sheet.append(header)
         self.sheets.append(sheet)
         return sheet
 
     def close_sheet(self, sheet: _StreamedSheet, data_rows: int) -> None:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(HEADER))}{data_rows + 1}"
+        sheet.auto_filter.ref = f"A1:{get_column_letter(len(self.headers))}{data_rows + 1}"
 
     def write(self, rows: Iterable[Sequence[Any]], *, max_rows: int) -> int:
         """Write every row; more than `max_rows` rows raise ExportTooLarge. Returns the rows written."""
@@ -293,7 +294,7 @@ class _DataSheetWriter:
     def _row_cells(self, sheet: _StreamedSheet) -> list[tuple[str, Cell, Cell | None]]:
         """Per column: its kind, the cell reused for every row, and a quote-prefixed twin for text."""
         cells = []
-        for column, (_, _, kind) in enumerate(COLUMNS, 1):
+        for column, (_, _, kind) in enumerate(self.columns, 1):
             if kind == "datetime":
                 cells.append(
                     (kind, _styled_cell(sheet, column, data_type="n", number_format=DATETIME_NUMBER_FORMAT), None)
@@ -339,6 +340,8 @@ def _write_info_sheet(workbook: Workbook, scratch: ScratchFiles, info: ExportInf
     if sheets > 1:
         lines.append(("数据工作表", f"{sheets} 张({DATA_SHEET_TITLE} 起,每张至多 {SHEET_MAX_DATA_ROWS} 行)"))
     lines.append(("排序", info.ordering or "—"))
+    if info.columns:
+        lines.append(("导出列", ", ".join(info.columns)))
     if info.filters:
         lines += [(f"筛选:{label}", value) for label, value in info.filters]
     else:
@@ -372,8 +375,10 @@ def contacts_workbook_write(
     scratch_dir: Path,
     scratch_name: str,
     widths: Sequence[float] | None = None,
+    columns: Sequence[Column] = COLUMNS,
 ) -> int:
-    """Stream `rows` (values in `FIELDS` order) into a workbook written to `target`; return the rows.
+    """Stream `rows` (values of `columns`, the default ones unless given, in order) into a workbook written
+    to `target`; return the rows.
 
     More than EXPORT_MAX_ROWS rows raise ExportTooLarge, mid-stream. The sheets' scratch files go to
     `scratch_dir` as `.<scratch_name>.<random>.tmp` and are removed whether the write succeeds or fails.
@@ -382,7 +387,7 @@ def contacts_workbook_write(
     workbook = Workbook(write_only=True)
     zone = timezone.get_default_timezone()
     try:
-        data = _DataSheetWriter(workbook, scratch, widths or column_widths(), zone)
+        data = _DataSheetWriter(workbook, scratch, columns, widths or column_widths(columns=columns), zone)
         written = data.write(rows, max_rows=settings.EXPORT_MAX_ROWS)
         _write_info_sheet(workbook, scratch, info, rows=written, sheets=len(data.sheets))
         _workbook_save(workbook, target)
@@ -428,17 +433,19 @@ class _OctetLength(Func):
         return super().as_sql(compiler, connection, template="LENGTH(CAST(%(expressions)s AS BLOB))", **extra)
 
 
-def width_aggregates() -> dict[str, Aggregate]:
-    """What `column_widths` reads, as aggregates of the exported rows: the largest id, and per text
-    column its longest value in characters plus UTF-8 bytes, computed by the database."""
-    text_fields = [name for _, name, kind in COLUMNS if kind == "text"]
-    return {
-        "max_id": Max("id"),
-        **{f"width_{name}": Max(Length(name) + _OctetLength(name)) for name in text_fields},
-    }
+def width_aggregates(columns: Sequence[Column] = COLUMNS) -> dict[str, Aggregate]:
+    """What `column_widths` reads, as aggregates of the exported rows: per number column its largest
+    value, and per text column its longest value in characters plus UTF-8 bytes, computed by the database."""
+    aggregates: dict[str, Aggregate] = {}
+    for _, name, kind in columns:
+        if kind == "number":
+            aggregates[f"max_{name}"] = Max(name)
+        elif kind == "text":
+            aggregates[f"width_{name}"] = Max(Length(name) + _OctetLength(name))
+    return aggregates
 
 
-def column_widths(summary: Mapping[str, Any] | None = None) -> list[float]:
+def column_widths(summary: Mapping[str, Any] | None = None, columns: Sequence[Column] = COLUMNS) -> list[float]:
     """Widths that fit the header and the longest value of each column, as `width_aggregates` gives them.
 
     Characters plus UTF-8 bytes, halved, counts a Chinese character (3 bytes) as two columns and
@@ -446,9 +453,9 @@ def column_widths(summary: Mapping[str, Any] | None = None) -> list[float]:
     """
     summary = summary or {}
     widths = []
-    for title, name, kind in COLUMNS:
+    for title, name, kind in columns:
         if kind == "number":
-            content = len(str(summary.get("max_id") or 0))
+            content = len(str(summary.get(f"max_{name}") or 0))
         elif kind == "datetime":
             content = len("2024-01-01 00:00:00")
         elif kind == "yes_no":
