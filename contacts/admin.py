@@ -61,6 +61,7 @@ class ContactAdmin(admin.ModelAdmin):
                 user=request.user,
                 source=ContactExport.Source.ADMIN,
                 selection="后台勾选的记录",
+                file_format=ContactExport.FileFormat.XLSX,
             )
         except ExportTooLarge as exc:
             self.message_user(
@@ -96,6 +97,7 @@ class ContactExportAdmin(admin.ModelAdmin):
         "__str__",
         "username",
         "source",
+        "file_format",
         "status",
         "progress_shown",
         "row_count",
@@ -106,7 +108,7 @@ class ContactExportAdmin(admin.ModelAdmin):
         "finished_at",
         "purged_at",
     ]
-    list_filter = ["status", "source", "created_at"]
+    list_filter = ["status", "source", "file_format", "created_at"]
     search_fields = ["filename", "username"]
     date_hierarchy = "created_at"
 

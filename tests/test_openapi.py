@@ -188,11 +188,12 @@ def test_every_api_answer_is_documented_in_the_envelope(document):
 
 
 def test_list_and_export_take_the_filtersets_parameters_with_their_allowed_values(document):
-    """The export takes exactly the list's filters; the list adds paging; each states its values and format."""
+    """The export takes exactly the list's filters and its own format and columns; the list adds paging; each
+    states its values and format."""
     found = operations(document)
     listed = parameters(found["contacts_list"][2])
     exported = parameters(found["contacts_export_retrieve"][2])
-    assert sorted(exported) == FILTERS
+    assert sorted(exported) == sorted([*FILTERS, "format", "columns"])
     assert sorted(listed) == sorted([*FILTERS, "page", "page_size"])
     assert all(listed[name] == exported[name] for name in FILTERS)
     assert all(parameter["allowEmptyValue"] is True for parameter in listed.values())

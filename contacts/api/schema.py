@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenViewBase
 
+from contacts.exports.csvfile import CSV_CONTENT_TYPE
 from contacts.exports.storage import FILENAME_RE
 from contacts.exports.workbook import XLSX_CONTENT_TYPE
 from contacts.filters import (
@@ -37,7 +38,13 @@ from contacts.filters import (
 from contacts.validators import NO_CONTROL_CHARACTERS_PATTERN
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
-from .serializers import ExportJobAcceptedSerializer, ExportJobSerializer
+from .serializers import (
+    COLUMNS_PATTERN,
+    EXPORT_FORMATS,
+    ExportJobAcceptedSerializer,
+    ExportJobSerializer,
+    ExportOptionsSerializer,
+)
 
 API_DESCRIPTION = f"""联系记录服务的接口。
 
@@ -46,7 +53,7 @@ API_DESCRIPTION = f"""联系记录服务的接口。
   随即作废);`POST /api/auth/logout` 退出。修改密码或停用账号后,之前签发的 token 全部失效。
 - 每个回答(成功或失败)都是 JSON `{{"code", "msg", "data"}}`,HTTP 状态码等于 `code`;成功时 `msg` 为
   `{SUCCESS}`。400 的 `msg` 指出参数与问题,`data` 按字段列出错误。不支持的方法一律 405。
-- 查询参数的值为空(如 `start_date=`)与不传相同;未知参数被忽略。
+- 查询参数的值为空(如 `start_date=`)与不传相同(导出的 `format`、`columns` 除外:给出就不能为空);未知参数被忽略。
 - 时间按服务所在时区输出,格式 `YYYY-MM-DDTHH:MM:SS`(无时区、无小数)。
 - 导出接口返回的 `download_url` 自带签名、限时有效,可直接 `window.open` 或用 `<a>` 下载,不需要登录头。
 - 大批量导出用导出任务:`POST /api/contacts/exports` 立即返回 202,之后查看 `status_url` 的进度,完成后下载。
@@ -97,15 +104,15 @@ OPERATIONS = {
     "contacts_retrieve": ("查看一条联系记录", "需要 `contacts.view_contact` 权限。"),
     "contacts_partial_update": ("修改联系记录", "只改请求里给出的字段。需要 `contacts.change_contact` 权限。"),
     "contacts_export_retrieve": (
-        "导出联系记录为 Excel",
-        "筛选参数与列表相同(`page`、`page_size` 被忽略),不分页;返回限时有效的下载链接。"
-        "需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
+        "导出联系记录为 Excel 或 CSV",
+        "筛选参数与列表相同(`page`、`page_size` 被忽略),不分页;`format` 选文件格式(默认 xlsx),`columns` "
+        "选列及其顺序。返回限时有效的下载链接。需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
     ),
     "contacts_exports_create": (
         "创建导出任务",
-        "筛选参数与列表相同(查询字符串或 JSON 请求体,请求体优先),校验与 400 也相同;立即返回 202 与任务 `id`、"
-        "`status_url`,由后台 worker 生成文件。超过 `EXPORT_MAX_ROWS` 时 400。"
-        "需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
+        "筛选参数与列表相同(查询字符串或 JSON 请求体,请求体优先),校验与 400 也相同;`format`、`columns` 与同步导出"
+        "相同,取自同一处。立即返回 202 与任务 `id`、`status_url`,由后台 worker 生成文件。"
+        "超过 `EXPORT_MAX_ROWS` 时 400。需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
     ),
     "contacts_exports_list": ("我的导出", "当前用户自己的导出(任务与同步导出),新的在前,分页同列表。"),
     "contacts_exports_retrieve": (
@@ -224,8 +231,22 @@ class ContactFilterExtension(DjangoFilterExtension):
         return [parameter]
 
 
+def export_option_parameters() -> list[dict[str, Any]]:
+    """`format` and `columns` as query parameters, as ExportOptionsSerializer validates them."""
+    fields = ExportOptionsSerializer().fields
+    schemas = {
+        "format": {"type": "string", "enum": list(EXPORT_FORMATS), "default": str(fields["format"].default)},
+        "columns": {"type": "string", "pattern": COLUMNS_PATTERN},
+    }
+    return [
+        {"in": "query", "name": name, "required": False, "description": str(fields[name].help_text), "schema": schema}
+        for name, schema in schemas.items()
+    ]
+
+
 def job_filters_body() -> dict[str, Any]:
-    """A job's filters as a JSON body: the list's parameters, each also as its JSON type."""
+    """A job's filters as a JSON body: the list's parameters, each also as its JSON type, and the export's
+    `format` and `columns`."""
     properties = {}
     for name, declared in ContactFilterSet.base_filters.items():
         parameter = filter_parameter(name, declared)
@@ -233,6 +254,8 @@ def job_filters_body() -> dict[str, Any]:
         if schema.get("type") != "string":  # booleans and integers come as JSON values or as the list's text
             schema = {"oneOf": [schema, {"type": "string"}]}
         properties[name] = {**schema, "description": parameter.get("description", "")}
+    for parameter in export_option_parameters():
+        properties[parameter["name"]] = {**parameter["schema"], "description": parameter["description"]}
     return {"type": "object", "properties": properties, "additionalProperties": True}
 
 
@@ -251,8 +274,11 @@ class ExportJobViewSetExtension(OpenApiViewExtension):
                 description=parameter.get("description", ""),
                 allow_blank=True,
             )
-            for name, declared in ContactFilterSet.base_filters.items()
-            if (parameter := filter_parameter(name, declared))
+            for parameter in [
+                *(filter_parameter(name, declared) for name, declared in ContactFilterSet.base_filters.items()),
+                *export_option_parameters(),
+            ]
+            if parameter is not None
         ]
 
         @extend_schema_view(
@@ -301,7 +327,7 @@ def download_path_item() -> dict[str, Any]:
     return {
         "get": {
             "operationId": "exports_download",
-            "summary": "下载导出的 Excel",
+            "summary": "下载导出的文件(Excel 或 CSV)",
             "description": "打开导出接口返回的 `download_url`(`window.open` 或 `<a>`),不需登录头;签名即访问凭据。",
             "tags": ["contacts"],
             "security": [],
@@ -322,14 +348,17 @@ def download_path_item() -> dict[str, Any]:
             ],
             "responses": {
                 "200": {
-                    "description": "Excel 文件(附件)",
+                    "description": "导出文件(附件):`.xlsx` 为 Excel 工作簿,`.csv` 为带 BOM 的 UTF-8 CSV",
                     "headers": {
                         "Content-Disposition": {
                             "schema": {"type": "string"},
                             "description": 'attachment; filename="<filename>"',
                         }
                     },
-                    "content": {XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+                    "content": {
+                        XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                        CSV_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                    },
                 },
                 "403": {
                     "description": "缺少签名、签名无效或链接已过期(`msg` 说明是哪一种)。",
@@ -407,6 +436,8 @@ class EnvelopeAutoSchema(AutoSchema):
         operation["security"] = operation.get("security", [])
         if operation["operationId"] in OPERATIONS:
             operation["summary"], operation["description"] = OPERATIONS[operation["operationId"]]
+        if operation["operationId"] == "contacts_export_retrieve":
+            operation["parameters"] = [*operation.get("parameters", []), *export_option_parameters()]
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path" and parameter["schema"].get("pattern") == "^[0-9]+$":
                 parameter["schema"] = {"type": "integer", "minimum": 1}

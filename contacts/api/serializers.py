@@ -82,6 +82,8 @@ class ContactSerializer(serializers.ModelSerializer):
 
 EXPORT_FORMATS = ContactExport.FileFormat.values
 COLUMN_NAMES = ", ".join(COLUMN_BY_FIELD)
+# What `columns` accepts, but for a name given twice (no pattern can say that): names as they are, no spaces.
+COLUMNS_PATTERN = "^({names})(,({names}))*$".format(names="|".join(COLUMN_BY_FIELD))
 FORMAT_INVALID_MSG = "只能是 " + " 或 ".join(EXPORT_FORMATS) + ',不能是 "{input}"'
 COLUMNS_EMPTY_MSG = "至少要有一列,可选:" + COLUMN_NAMES
 COLUMN_EMPTY_MSG = '列名不能为空(在 "{columns}" 中)'
@@ -93,10 +95,12 @@ class ExportOptionsSerializer(serializers.Serializer):
     """What an export writes, besides which rows: its file format and its columns. Not filters: the
     FilterSet ignores both. `columns` is a comma-separated list of field names, in the order wanted."""
 
-    format = serializers.ChoiceField(
-        choices=EXPORT_FORMATS,
+    # Not a ChoiceField: from a query string DRF would take `format=` for "not given", and the empty value
+    # of these two parameters is refused wherever it comes from.
+    format = serializers.CharField(
         default=ContactExport.FileFormat.XLSX,
-        error_messages={"invalid_choice": FORMAT_INVALID_MSG},
+        allow_blank=True,
+        trim_whitespace=False,
         help_text="文件格式:`xlsx`(默认)或 `csv`。",
     )
     columns = serializers.CharField(
@@ -109,11 +113,16 @@ class ExportOptionsSerializer(serializers.Serializer):
         ),
     )
 
+    def validate_format(self, value: str) -> str:
+        if value not in EXPORT_FORMATS:
+            raise serializers.ValidationError(FORMAT_INVALID_MSG.format(input=value))
+        return value
+
     def validate_columns(self, value: str) -> list[str]:
         """The field names in order; none given (the parameter absent) is the default columns, `[]`."""
-        if not value.strip():
+        if not value:
             raise serializers.ValidationError(COLUMNS_EMPTY_MSG)
-        names = [name.strip() for name in value.split(",")]
+        names = value.split(",")
         for name in names:
             if not name:
                 raise serializers.ValidationError(COLUMN_EMPTY_MSG.format(columns=value))
