@@ -192,11 +192,12 @@ def test_file_names_of_both_formats_are_export_names():
 
 
 def test_a_csv_export_is_recorded_with_its_format(export_api, contacts):
-    """The history row says csv, with the default columns (empty) and the file's size."""
-    data, body = export_csv(export_api)
+    """The history row says csv, with the default columns (empty), the filters alone and the file's size."""
+    data, body = export_csv(export_api, reply_status="未回复")
     record = ContactExport.objects.get()
     assert (record.file_format, record.columns, record.filename) == ("csv", [], data["filename"])
-    assert (record.status, record.row_count, record.size_bytes) == ("succeeded", 3, len(body))
+    assert record.filters == {"reply_status": "未回复", "ordering": "-created_at"}
+    assert (record.status, record.row_count, record.size_bytes) == ("succeeded", 2, len(body))
 
 
 def test_no_matching_rows_give_the_header_alone(export_api, contacts):

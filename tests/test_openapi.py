@@ -210,6 +210,28 @@ def test_list_and_export_take_the_filtersets_parameters_with_their_allowed_value
     assert schemas["page_size"] == {"type": "integer", "minimum": 1, "default": 10}
 
 
+def test_the_exports_format_and_columns_are_documented_as_validated(document):
+    """Both export endpoints take `format` (xlsx, csv) and `columns` (field names, no space, none empty),
+    the job's JSON body too; the download documents both file types."""
+    found = operations(document)
+    exported = parameters(found["contacts_export_retrieve"][2])
+    job = found["contacts_exports_create"][2]
+    body = job["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    for schemas in (
+        {name: p["schema"] for name, p in exported.items()},
+        {n: p["schema"] for n, p in parameters(job).items()},
+    ):
+        assert schemas["format"] == {"type": "string", "enum": ["xlsx", "csv"], "default": "xlsx"}
+        assert schemas["columns"] == {"type": "string", "pattern": body["columns"]["pattern"]}
+    assert body["format"]["enum"] == ["xlsx", "csv"]
+    pattern = re.compile(body["columns"]["pattern"])
+    assert [bool(pattern.search(text)) for text in ("account_id,name", "id", "id, name", "", "id,,name", "phone")] == [
+        True, True, False, False, False, False
+    ]  # fmt: skip
+    download = document["paths"]["/media/exports/{filename}"]["get"]["responses"]["200"]["content"]
+    assert sorted(download) == sorted([api_schema.XLSX_CONTENT_TYPE, "text/csv"])
+
+
 def test_the_day_pattern_spans_exactly_the_accepted_years():
     """The date parameters' pattern admits EARLIEST_DATE through LATEST_DATE and no year outside them."""
     pattern = re.compile(DAY_PATTERN)

@@ -357,7 +357,7 @@ def download_path_item() -> dict[str, Any]:
                     },
                     "content": {
                         XLSX_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
-                        CSV_CONTENT_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                        CSV_CONTENT_TYPE.partition(";")[0]: {"schema": {"type": "string", "format": "binary"}},
                     },
                 },
                 "403": {
