@@ -282,6 +282,7 @@ def _job_claim(export_id: int) -> ContactExport | None:
     """
     now = _now()
     stale = now - dt.timedelta(seconds=settings.EXPORT_JOB_STALE_SECONDS)
+    # The new file name ends in the job's format, which the claiming UPDATE below cannot read.
     file_format = ContactExport.objects.filter(pk=export_id).values_list("file_format", flat=True).first()
     claimable = ContactExport.objects.filter(
         Q(status=ContactExport.Status.QUEUED) | Q(status=ContactExport.Status.RUNNING, heartbeat_at__lt=stale),
@@ -368,8 +369,8 @@ def _export_write(export: ContactExport, filterset: ContactFilterSet, *, selecti
         columns = export_columns(export.columns)
         fields = [column.field for column in columns]
         with _closed_at_exit(contact_rows(queryset, fields=fields)) as rows:
-            widths = {} if as_csv else workbook.width_aggregates(columns)
-            summary = queryset.order_by().aggregate(total=Count("id"), **widths)
+            for_widths = {} if as_csv else workbook.width_aggregates(columns)
+            summary = queryset.order_by().aggregate(total=Count("id"), **for_widths)
             export.total_records = summary["total"]
             ContactExport.objects.filter(pk=export.pk).update(total_records=export.total_records)
             workbook.row_limit_check(rows=export.total_records)
