@@ -105,6 +105,19 @@ def test_a_bad_format_or_columns_is_the_same_400_on_the_job_api(export_api, cont
     assert sent == []
 
 
+@pytest.mark.parametrize("path", [EXPORT, JOBS])
+def test_format_or_columns_given_twice_in_the_query_string_is_a_400(export_api, contacts, sent, path):
+    """`format=pdf&format=xlsx` is refused, not read as its last value; nothing is recorded."""
+    send = export_api.get if path == EXPORT else export_api.post
+    response = send(f"{path}?format=pdf&format=xlsx&columns=id&columns=id,name")
+    assert response.json() == {
+        "code": 400,
+        "msg": "format: 只能给出一次; columns: 只能给出一次",
+        "data": {"format": ["只能给出一次"], "columns": ["只能给出一次"]},
+    }
+    assert not ContactExport.objects.exists()
+
+
 def test_a_json_null_format_is_refused_not_taken_for_the_default(export_api, contacts, sent):
     """`"format": null` is an empty value, which these two parameters refuse."""
     response = export_api.post(JOBS, {"format": None}, format="json")

@@ -89,6 +89,7 @@ COLUMNS_EMPTY_MSG = "至少要有一列,可选:" + COLUMN_NAMES
 COLUMN_EMPTY_MSG = '列名不能为空(在 "{columns}" 中)'
 COLUMN_UNKNOWN_MSG = '没有 "{name}" 这一列,可选:' + COLUMN_NAMES
 COLUMN_REPEATED_MSG = '列 "{name}" 重复'
+PARAMETER_REPEATED_MSG = "只能给出一次"
 
 
 class ExportOptionsSerializer(serializers.Serializer):
@@ -112,6 +113,14 @@ class ExportOptionsSerializer(serializers.Serializer):
             "未知、重复或空的列名是 400。"
         ),
     )
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        """A parameter given twice in a query string is refused, not read as its last value."""
+        if hasattr(data, "getlist"):
+            repeated = {name: [PARAMETER_REPEATED_MSG] for name in self.fields if len(data.getlist(name)) > 1}
+            if repeated:
+                raise serializers.ValidationError(repeated)
+        return super().to_internal_value(data)
 
     def validate_format(self, value: str) -> str:
         if value not in EXPORT_FORMATS:
