@@ -128,7 +128,7 @@ class ExportOptionsSerializer(serializers.Serializer):
         return value
 
     def validate_columns(self, value: str) -> list[str]:
-        """The field names in order; none given (the parameter absent) is the default columns, `[]`."""
+        """The field names in the order given. (An absent `columns` never gets here: it means the default ones.)"""
         if not value:
             raise serializers.ValidationError(COLUMNS_EMPTY_MSG)
         names = value.split(",")
