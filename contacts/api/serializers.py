@@ -57,10 +57,17 @@ class ContactListSerializer(serializers.ListSerializer):
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            if isinstance(exc.detail, list):  # one entry per item, empty for the valid ones
-                errors = {str(index): error for index, error in enumerate(exc.detail) if error}
-                raise serializers.ValidationError(errors) from None
-            raise
+            detail = exc.detail
+            by_index = list(detail.items() if isinstance(detail, dict) else enumerate(detail))
+            if not all(isinstance(index, int) for index, _ in by_index):  # the list's own errors
+                raise
+            # An item that is not an object has a list of errors: keyed like any error not of one field.
+            errors = {
+                str(index): error if isinstance(error, dict) else {api_settings.NON_FIELD_ERRORS_KEY: error}
+                for index, error in by_index
+                if error
+            }
+            raise serializers.ValidationError(errors) from None
 
     def create(self, validated_data: list[dict[str, Any]]) -> list[Contact]:
         return contacts_bulk_create(items=validated_data)
