@@ -16,6 +16,8 @@ from django.db.models import QuerySet
 from .models import GroupAccount, UserAccount
 
 VIEW_ALL_PERMISSION = "contacts.view_all_contacts"
+# Where a user object keeps its accounts once read; contacts/backends.py fills it with the user's row.
+ACCOUNTS_CACHE = "_contact_accounts"
 
 
 def contact_accounts_of(*, user: AbstractBaseUser | AnonymousUser | None) -> frozenset[int] | None:
@@ -24,12 +26,12 @@ def contact_accounts_of(*, user: AbstractBaseUser | AnonymousUser | None) -> fro
         return frozenset()
     if user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION):
         return None
-    cached = getattr(user, "_contact_accounts", None)
+    cached = getattr(user, ACCOUNTS_CACHE, None)
     if cached is None:
         own = UserAccount.objects.filter(user_id=user.pk).values_list("account_id", flat=True)
         grouped = GroupAccount.objects.filter(group__user=user.pk).values_list("account_id", flat=True)
         cached = frozenset(own.union(grouped))
-        user._contact_accounts = cached
+        setattr(user, ACCOUNTS_CACHE, cached)
     return cached
 
 
