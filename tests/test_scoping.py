@@ -84,11 +84,18 @@ def test_a_user_without_accounts_sees_nothing(contacts):
     assert client.get(f"/api/contacts/{contacts[1][0].pk}").json() == NOT_FOUND
 
 
-@pytest.mark.parametrize("perms", [("contacts.view_contact", "contacts.view_all_contacts")], ids=["view_all"])
-def test_view_all_contacts_and_superusers_see_every_account(contacts, admin_api, perms):
-    """The view_all_contacts permission, and a superuser, see all three accounts."""
+def test_view_all_contacts_and_superusers_see_every_account(contacts, admin_api):
+    """The view_all_contacts permission (its own or its group's), and a superuser, see all three accounts."""
     everything = ids(contacts[1] + contacts[2] + contacts[3])
-    assert listed(client_for(make_user("boss2", *perms))) == (9, everything)
+    assert listed(client_for(make_user("boss2", "contacts.view_contact", "contacts.view_all_contacts"))) == (
+        9,
+        everything,
+    )
+    leads = Group.objects.create(name="主管")
+    leads.permissions.add(Permission.objects.get(codename="view_all_contacts"))
+    lead = user_of(1, name="lead")
+    lead.groups.add(leads)
+    assert listed(client_for(lead)) == (9, everything)
     assert listed(admin_api) == (9, everything)
 
 
