@@ -105,7 +105,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 from contacts.models import Contact, ContactExport
 permissions = Permission.objects.filter(
-    content_type__app_label="contacts", codename__in=["view_contact", "export_contact"])
+    content_type__app_label="contacts", codename__in=["view_contact", "export_contact", "view_all_contacts"])
 for username in {users!r}:
     user, _ = User.objects.get_or_create(username=username)
     user.set_password({password!r})

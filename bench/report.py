@@ -150,8 +150,8 @@ def replace_section(text: str, name: str, content: str) -> str:
 
 
 def result_path(report: dict) -> Path:
-    """Where a run's JSON is kept: bench/results/<date>_[ab_|jobs_]<commit>[-dirty][-quick].json."""
-    kind = f"{report['kind']}_" if report.get("kind") in ("ab", "jobs") else ""
+    """Where a run's JSON is kept: bench/results/<date>_[ab_|jobs_|bulk_]<commit>[-dirty][-quick].json."""
+    kind = f"{report['kind']}_" if report.get("kind") in ("ab", "jobs", "bulk") else ""
     dirty = "-dirty" if report.get("dirty") else ""
     quick = "-quick" if report["settings"].get("quick") else ""
     return RESULTS_DIR / f"{report['date'][:10]}_{kind}{report['commit']}{dirty}{quick}.json"
@@ -291,6 +291,37 @@ def jobs_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def bulk_markdown(report: dict) -> str:
+    """A run of bench/bulk_bench.py: single and bulk creates from concurrent clients, and the checks after."""
+    settings = report["settings"]
+    dirty = " (with uncommitted changes)" if report.get("dirty") else ""
+    lines = [
+        f"Creates of `{report['commit']}`{dirty} ({report['subject']}), measured {report['date']} on "
+        f"{report['machine']['cpus']} cores; PostgreSQL {report['database']['server_version']}, "
+        f"{settings['rows']:,} contacts seeded first; gunicorn as deployed ({settings.get('web_workers', '-')} "
+        f"workers); {settings['clients']} client threads, {settings['duration_s']} s a size, a bot of "
+        f"{settings['accounts']} accounts. Command: `{report['command']}`. Whole run {report['elapsed_s']:,} s.",
+        "",
+        "| contacts a request | requests/s | contacts/s | p50 / p90 / p99 ms | non-201, socket errors | deadlocks "
+        "| rows created = 201s x size | tally = COUNT | CPU s: service / PostgreSQL / clients / other | "
+        "machine busy |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for size in report["sizes"]:
+        cpu = size["cpu_s"]
+        created = "yes" if size["rows_created"] == size["rows_expected"] else "NO"
+        tally = f"yes ({size['tally_groups']} groups)" if not size["tally_mismatches"] else "NO"
+        lines.append(
+            f"| {size['size']:,} | {_num(size['requests'] / size['seconds'])} | {_num(size['contacts_per_s'])} | "
+            f"{_num(size['p50_ms'])} / {_num(size['p90_ms'])} / {_num(size['p99_ms'])} | {size['non_201']}, "
+            f"{size['socket_errors']} | {size['deadlocks']} | {created} ({size['rows_created']:,}) | {tally} | "
+            f"{cpu['service']} / {cpu['database']} / {cpu['clients']} / {cpu['other']} | "
+            f"{size['machine_busy_share']:.0%} |"
+        )
+    lines += ["", f"Every check held: {'yes' if report['all_exact'] else 'NO'}."]
+    return "\n".join(lines) + "\n"
+
+
 def full_markdown(report: dict) -> str:
     """The whole run: its summary and tables, then the query plans (an A/B run: its one table; a jobs run
     of bench/jobs_bench.py: its tables)."""
@@ -299,6 +330,8 @@ def full_markdown(report: dict) -> str:
         return f"# Benchmark {title}\n\n{ab_markdown(report)}"
     if report.get("kind") == "jobs":
         return f"# Benchmark {title}\n\n{jobs_markdown(report)}"
+    if report.get("kind") == "bulk":
+        return f"# Benchmark {title}\n\n{bulk_markdown(report)}"
     return f"# Benchmark {title}\n\n{markdown(report)}\n## Query plans\n\n{explain_markdown(report)}\n"
 
 

@@ -169,8 +169,8 @@ from contacts.models import Contact
 user, _ = User.objects.get_or_create(username={username!r})
 user.set_password({password!r})
 user.save()
-user.user_permissions.set(Permission.objects.filter(
-    content_type__app_label="contacts", codename__in=["view_contact", "add_contact", "export_contact"]))
+user.user_permissions.set(Permission.objects.filter(content_type__app_label="contacts",
+    codename__in=["view_contact", "add_contact", "export_contact", "view_all_contacts"]))
 ids = Contact.objects.order_by("id").values_list("id", flat=True)
 count = Contact.objects.count()
 newest = Contact.objects.aggregate(newest=Max("created_at"))["newest"]

@@ -1,3 +1,4 @@
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.paginator import Paginator
@@ -6,11 +7,13 @@ from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html
 
-from .api.serializers import export_download_path
+from . import admin_accounts  # noqa: F401  (users and groups with their accounts)
+from .api.serializers import ACCOUNT_OUT_OF_SCOPE_MSG, export_download_path
 from .exports.errors import ExportFailed, ExportQuotaExceeded, ExportTooLarge
 from .exports.services import contact_export_create
 from .filters import ContactFilterSet
 from .models import Contact, ContactExport
+from .scoping import contact_accounts_of, contacts_scoped
 
 
 class TalliedPaginator(Paginator):
@@ -42,6 +45,26 @@ class ContactAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = TalliedPaginator
     actions = ["export_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        """Only the contacts of the user's accounts: the list, the change view and the export action."""
+        return contacts_scoped(queryset=super().get_queryset(request), user=request.user)
+
+    def get_form(self, request: HttpRequest, obj: Contact | None = None, **kwargs: object) -> type[forms.ModelForm]:
+        """A contact is added or moved only into one of the user's accounts."""
+        form = super().get_form(request, obj, **kwargs)
+        accounts = contact_accounts_of(user=request.user)
+        if accounts is None or "account_id" not in form.base_fields:
+            return form
+
+        class ScopedContactForm(form):
+            def clean_account_id(self) -> int:
+                value = self.cleaned_data["account_id"]
+                if value not in accounts:
+                    raise forms.ValidationError(ACCOUNT_OUT_OF_SCOPE_MSG)
+                return value
+
+        return ScopedContactForm
 
     def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
         """Search as the API does, through the shared FilterSet."""

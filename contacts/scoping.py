@@ -7,12 +7,17 @@ their contacts through `contacts_scoped`.
 
 from __future__ import annotations
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from collections.abc import Iterable
+
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, Group, User
+from django.db import transaction
 from django.db.models import QuerySet
 
 from .models import GroupAccount, UserAccount
 
 VIEW_ALL_PERMISSION = "contacts.view_all_contacts"
+# Where a user object keeps its accounts once read; contacts/backends.py fills it with the user's row.
+ACCOUNTS_CACHE = "_contact_accounts"
 
 
 def contact_accounts_of(*, user: AbstractBaseUser | AnonymousUser | None) -> frozenset[int] | None:
@@ -21,12 +26,12 @@ def contact_accounts_of(*, user: AbstractBaseUser | AnonymousUser | None) -> fro
         return frozenset()
     if user.is_superuser or user.has_perm(VIEW_ALL_PERMISSION):
         return None
-    cached = getattr(user, "_contact_accounts", None)
+    cached = getattr(user, ACCOUNTS_CACHE, None)
     if cached is None:
         own = UserAccount.objects.filter(user_id=user.pk).values_list("account_id", flat=True)
         grouped = GroupAccount.objects.filter(group__user=user.pk).values_list("account_id", flat=True)
         cached = frozenset(own.union(grouped))
-        user._contact_accounts = cached
+        setattr(user, ACCOUNTS_CACHE, cached)
     return cached
 
 
@@ -36,3 +41,24 @@ def contacts_scoped(*, queryset: QuerySet, user: AbstractBaseUser | AnonymousUse
     if accounts is None:
         return queryset
     return queryset.filter(account_id__in=sorted(accounts))
+
+
+def accounts_assign(*, holder: User | Group, account_ids: Iterable[int], remove: bool = False) -> list[int]:
+    """Give a user or a group the accounts (or, with `remove`, take them away); return the ids that
+    changed, in ascending order. Ids already so are left alone, so that running it again changes nothing."""
+    if isinstance(holder, Group):
+        links = GroupAccount.objects.filter(group=holder)
+        new = [GroupAccount(group=holder, account_id=account_id) for account_id in sorted(set(account_ids))]
+    else:
+        links = UserAccount.objects.filter(user=holder)
+        new = [UserAccount(user=holder, account_id=account_id) for account_id in sorted(set(account_ids))]
+    asked = [link.account_id for link in new]
+    with transaction.atomic():
+        present = set(links.filter(account_id__in=asked).values_list("account_id", flat=True))
+        if remove:
+            links.filter(account_id__in=present).delete()
+            return sorted(present)
+        new = [link for link in new if link.account_id not in present]
+        if new:
+            type(new[0]).objects.bulk_create(new, ignore_conflicts=True)
+        return [link.account_id for link in new]

@@ -36,7 +36,7 @@ def _fast_password_hashing(settings):
 
 @pytest.fixture
 def reader(db) -> User:
-    return make_user("reader", "contacts.view_contact")
+    return make_user("reader", "contacts.view_contact", "contacts.view_all_contacts")
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ __all__ = [
 ]
 
 PASSWORD = "served-test-password-0123456789"
-READ_WRITE_EXPORT = ("view_contact", "add_contact", "change_contact", "export_contact")
+READ_WRITE_EXPORT = ("view_contact", "add_contact", "change_contact", "export_contact", "view_all_contacts")
 DEFAULT_TEST_POSTGRES_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 
 

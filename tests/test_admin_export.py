@@ -28,7 +28,7 @@ def contacts(db) -> list[Contact]:
 
 
 def staff_client(*perms: str) -> Client:
-    user = make_user("staff", *perms, is_staff=True)
+    user = make_user("staff", *perms, "contacts.view_all_contacts", is_staff=True)
     client = Client()
     client.force_login(user)
     return client

@@ -51,14 +51,14 @@ def shell(env: dict[str, str], code: str) -> str:
 
 
 def new_user(env: dict[str, str], *perms: str) -> str:
-    """A user who may read contacts (and `perms`), under a fresh name."""
+    """A user who may read every account's contacts (and `perms`), under a fresh name."""
     name = f"user-{uuid.uuid4().hex[:8]}"
     shell(
         env,
         f"from django.contrib.auth.models import Permission\n"
         f"user = User.objects.create_user({name!r}, password={PASSWORD!r})\n"
         f"user.user_permissions.set(Permission.objects.filter(content_type__app_label='contacts', "
-        f"codename__in={['view_contact', *perms]!r}))\n",
+        f"codename__in={['view_contact', 'view_all_contacts', *perms]!r}))\n",
     )
     return name
 

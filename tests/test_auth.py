@@ -17,6 +17,7 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from contacts.models import Contact
+from contacts.scoping import accounts_assign
 
 pytestmark = pytest.mark.django_db
 
@@ -556,9 +557,10 @@ PERMISSION_OF = {
 
 @pytest.mark.parametrize("action", ACTIONS)
 def test_each_action_is_allowed_with_its_permission(action):
-    """view_contact reads, add_contact creates, change_contact changes."""
+    """view_contact reads, add_contact creates, change_contact changes (in the user's accounts)."""
     contact = make_contact()
     user = make_user("clerk", PERMISSION_OF[action])
+    accounts_assign(holder=user, account_ids=[contact.account_id, 2])
     response = _request(client_for(user), action, contact.pk)
     assert response.status_code == ACTIONS[action]
     assert response.json()["code"] == ACTIONS[action]

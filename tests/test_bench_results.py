@@ -24,7 +24,8 @@ def test_the_tracked_results_are_the_json_of_the_runs_the_bench_readme_cites():
 @pytest.mark.parametrize("name", CITED)
 def test_report_renders_a_cited_run_in_markdown(name: str):
     """`python bench/report.py RUN.json` prints the run's summary, its tables and its query plans; an A/B run
-    (bench/ab.py), its table of variants; a jobs run (bench/jobs_bench.py), its windows and its jobs."""
+    (bench/ab.py), its table of variants; a jobs run (bench/jobs_bench.py), its windows and its jobs; a bulk
+    run (bench/bulk_bench.py), its table of batch sizes."""
     result = RESULTS / name
     run = json.loads(result.read_text(encoding="utf-8"))
     printed = subprocess.run(
@@ -39,6 +40,10 @@ def test_report_renders_a_cited_run_in_markdown(name: str):
         assert printed.startswith(f"# Benchmark {result.stem}\n\nA/B of `{run['commit']}` ({run['subject']})")
         for variant in run["variants"]:
             assert f"| {variant['name']} | `{variant['commit']}` |" in printed
+        return
+    if run.get("kind") == "bulk":
+        assert printed.startswith(f"# Benchmark {result.stem}\n\nCreates of `{run['commit']}`")
+        assert "| contacts a request | requests/s | contacts/s |" in printed
         return
     if run.get("kind") == "jobs":
         assert printed.startswith(f"# Benchmark {result.stem}\n\nExport jobs of `{run['commit']}`")

@@ -669,7 +669,7 @@ def test_detail_of_a_non_numeric_id_is_404(api, suffix):
 @pytest.fixture
 def bot(db):
     """A bot worker's account: it may add contacts and nothing else."""
-    return client_for(make_user("bot", "contacts.add_contact"))
+    return client_for(make_user("bot", "contacts.add_contact", "contacts.view_all_contacts"))
 
 
 REPORT = {
@@ -889,7 +889,9 @@ def test_the_id_cannot_be_chosen_by_the_client(bot):
 @pytest.fixture
 def editor(db):
     """A recruiter who reads and changes contacts."""
-    return client_for(make_user("editor", "contacts.view_contact", "contacts.change_contact"))
+    return client_for(
+        make_user("editor", "contacts.view_contact", "contacts.change_contact", "contacts.view_all_contacts")
+    )
 
 
 @pytest.mark.parametrize(

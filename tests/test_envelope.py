@@ -1,5 +1,6 @@
 """Every answer under /api/ is the {code, msg, data} envelope with the HTTP status equal to code."""
 
+import json
 import logging
 
 import pytest
@@ -110,13 +111,23 @@ def test_an_unsupported_body_type_is_a_415_envelope(admin_api):
     assert response.json() == {"code": 415, "msg": "不支持请求中的媒体类型 “text/plain”。", "data": None}
 
 
-def test_a_body_that_is_not_an_object_is_a_400_envelope(admin_api):
-    """A JSON list where a contact object belongs is a 400, not a 500."""
-    response = admin_api.post("/api/contacts", [1, 2], format="json")
+@pytest.mark.parametrize("sent", [1, "张三", True, None], ids=["number", "text", "boolean", "null"])
+def test_a_body_that_is_not_an_object_is_a_400_envelope(admin_api, sent):
+    """A JSON value where a contact object (or a list of them) belongs is a 400, not a 500."""
+    response = admin_api.post("/api/contacts", json.dumps(sent), content_type="application/json")
     assert response.status_code == 400
     body = response.json()
     assert (body["code"], list(body["data"])) == (400, ["non_field_errors"])
     assert body["msg"] == body["data"]["non_field_errors"][0]
+
+
+def test_a_list_of_non_objects_is_a_400_naming_each_item(admin_api):
+    """A JSON list is a bulk create: items that are not contact objects are refused by their index."""
+    response = admin_api.post("/api/contacts", [1, 2], format="json")
+    assert response.status_code == 400
+    body = response.json()
+    assert (body["code"], list(body["data"])) == (400, ["0", "1"])
+    assert [list(errors) for errors in body["data"].values()] == [["non_field_errors"], ["non_field_errors"]]
 
 
 @pytest.mark.parametrize("fmt", ["api", "json", "html", "xml"])

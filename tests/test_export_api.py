@@ -34,7 +34,7 @@ EXPORT_FAILED = {"code": 500, "msg": "导出失败,请稍后重试", "data": Non
 
 @pytest.fixture
 def exporter(db) -> User:
-    return make_user("exporter", "contacts.view_contact", "contacts.export_contact")
+    return make_user("exporter", "contacts.view_contact", "contacts.export_contact", "contacts.view_all_contacts")
 
 
 @pytest.fixture
@@ -447,7 +447,9 @@ def test_a_user_with_two_exports_running_is_refused_a_third_with_429(export_api,
     for minutes in (1, 2):
         past_export(exporter, ContactExport.Status.RUNNING, ago=dt.timedelta(minutes=minutes), now=frozen_now)
     assert_quota_refused(export_api, "已有 2 个导出正在进行,每人最多同时 2 个,请稍后重试", 30)
-    other = client_for(make_user("colleague", "contacts.view_contact", "contacts.export_contact"))
+    other = client_for(
+        make_user("colleague", "contacts.view_contact", "contacts.export_contact", "contacts.view_all_contacts")
+    )
     assert other.get("/api/contacts/export").status_code == 200
 
 

@@ -29,7 +29,7 @@ def exported(db) -> dict:
     """One finished export of three contacts: the API's `data`."""
     for name in ("张三", "李四", "王五"):
         Contact.objects.create(name=name, account_id=1)
-    exporter = make_user("exporter", "contacts.view_contact", "contacts.export_contact")
+    exporter = make_user("exporter", "contacts.view_contact", "contacts.export_contact", "contacts.view_all_contacts")
     response = client_for(exporter).get("/api/contacts/export")
     assert response.status_code == 200
     return response.json()["data"]

@@ -31,7 +31,7 @@ from contacts.exports.storage import export_files, exports_storage
 from contacts.models import ContactExport
 from harness.worker import celery_worker, private_redis, redis_server_problem
 
-EXPORT_PERMS = ("contacts.view_contact", "contacts.export_contact")
+EXPORT_PERMS = ("contacts.view_contact", "contacts.export_contact", "contacts.view_all_contacts")
 NOT_FOUND = {"code": 404, "msg": "文件不存在或已被清理", "data": None}
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "moto-test", "AWS_SECRET_ACCESS_KEY": "moto-test-secret"}
 REGION = "us-east-1"

@@ -26,7 +26,9 @@ def memory_storage(settings) -> InMemoryStorage:
 def exporter(db):
     for name in ("张三", "李四", "王五"):
         make_contact(name=name)
-    return client_for(make_user("exporter", "contacts.view_contact", "contacts.export_contact"))
+    return client_for(
+        make_user("exporter", "contacts.view_contact", "contacts.export_contact", "contacts.view_all_contacts")
+    )
 
 
 def export(client) -> dict:

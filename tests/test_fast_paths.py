@@ -8,13 +8,14 @@ from django.contrib.auth.models import Group, Permission, User
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from factories import make_contact
+from factories import client_for, make_contact
 from rest_framework import serializers
 
 from contacts.api.serializers import ContactSerializer
 from contacts.backends import OneQueryModelBackend, user_get_with_permissions
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact
+from contacts.scoping import accounts_assign, contact_accounts_of
 
 pytestmark = pytest.mark.django_db
 
@@ -63,6 +64,35 @@ def test_the_user_comes_with_its_permissions_in_one_query(users):
         assert may_view == ModelBackend().has_perm(stored, "contacts.view_contact") or stored.is_superuser
         assert fetched.get_all_permissions() == ModelBackend().get_all_permissions(stored), user.username
         assert len(queries) == 1, user.username
+
+
+def test_the_user_comes_with_the_accounts_it_sees_in_that_one_query(users):
+    """Own and group accounts, read with the user's row, equal those the ORM reads for the same user."""
+    own_only, grouped, both, _, nothing, _ = users
+    accounts_assign(holder=own_only, account_ids=[3, 1])
+    accounts_assign(holder=Group.objects.get(name="editors"), account_ids=[2, 3])
+    accounts_assign(holder=both, account_ids=[3, 9])
+    expected = {own_only: {1, 3}, grouped: {2, 3}, both: {2, 3, 9}, nothing: set()}
+    for user, accounts in expected.items():
+        with CaptureQueriesContext(connection) as queries:
+            fetched = user_get_with_permissions(user_id=user.pk)
+            seen = contact_accounts_of(user=fetched)
+        assert seen == contact_accounts_of(user=User.objects.get(pk=user.pk)) == frozenset(accounts), user.username
+        assert len(queries) == 1, user.username
+
+
+def test_a_scoped_list_request_costs_three_queries_too(db):
+    """A user of some accounts: the user with its permissions and accounts, the kept count, the page."""
+    user = User.objects.create_user("scoped")
+    user.user_permissions.add(permission("view_contact"))
+    accounts_assign(holder=user, account_ids=[1, 2])
+    make_contact(account_id=1)
+    make_contact(account_id=3)
+    client = client_for(user)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/contacts")
+    assert response.json()["data"]["total"] == 1
+    assert len(queries) == 3, [query["sql"] for query in queries]
 
 
 def test_no_such_user_is_none(db):

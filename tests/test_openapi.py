@@ -441,3 +441,17 @@ def test_real_answers_of_the_job_api_match_the_schema(document, seeded, admin_us
     assert checks[3][2].json()["data"]["status"] == "succeeded"
     for method, path, response in checks:
         assert_answer_matches_schema(document, method, path, response)
+
+
+def test_a_bulk_create_is_documented_and_answers_as_documented(document, admin_api):
+    """The create's JSON body is one contact or a list of 1..1000, and a bulk's 201 and 400 match the schema."""
+    operation = document["paths"]["/api/contacts"]["post"]
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    single = {"$ref": "#/components/schemas/ContactRequest"}
+    assert body == {"oneOf": [single, {"type": "array", "items": single, "minItems": 1, "maxItems": 1000}]}
+    bulk = [{"name": "王五", "account_id": 3}, {"name": "赵六", "account_id": 4}]
+    created = admin_api.post("/api/contacts", bulk, format="json")
+    refused = admin_api.post("/api/contacts", [{"name": "王五", "account_id": 3}, {"name": ""}, 7], format="json")
+    assert (created.status_code, refused.status_code) == (201, 400)
+    for response in (created, refused):
+        assert_answer_matches_schema(document, "POST", "/api/contacts", response)

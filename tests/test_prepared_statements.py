@@ -25,7 +25,7 @@ from contacts.models import Contact
 
 call_command("migrate", verbosity=0)
 user = User.objects.create_user("reader")
-user.user_permissions.add(Permission.objects.get(codename="view_contact"))
+user.user_permissions.add(*Permission.objects.filter(codename__in=["view_contact", "view_all_contacts"]))
 Contact.objects.create(name="张三", account_id=1, worker_id="worker-001")
 client = Client(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(user)}")
 for _ in range(6):

@@ -23,6 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework_simplejwt.views import TokenViewBase
 
+from contacts.bulk import BULK_CREATE_MAX
 from contacts.exports.csvfile import CSV_CONTENT_TYPE
 from contacts.exports.storage import FILENAME_RE
 from contacts.exports.workbook import XLSX_CONTENT_TYPE
@@ -99,9 +100,22 @@ OPERATIONS = {
         "退出登录",
         "把给出的 `refresh` 加入黑名单,之后不能再用它刷新;手里的 `access` 到期自然失效。不需登录头。",
     ),
-    "contacts_list": ("查询联系记录列表", "需要 `contacts.view_contact` 权限。未知参数被忽略。"),
-    "contacts_create": ("新增联系记录", "Worker 上报新联系人。需要 `contacts.add_contact` 权限。"),
-    "contacts_retrieve": ("查看一条联系记录", "需要 `contacts.view_contact` 权限。"),
+    "contacts_list": (
+        "查询联系记录列表",
+        "只含分配给当前用户的账号的记录(超级用户与有 `contacts.view_all_contacts` 权限者看到全部)。"
+        "需要 `contacts.view_contact` 权限。未知参数被忽略。",
+    ),
+    "contacts_create": (
+        "新增联系记录(单条或批量)",
+        "Worker 上报新联系人:请求体为一个对象(单条,返回该记录),或 1–1000 个对象的 JSON 列表(批量,在一个事务中"
+        "写入,按顺序返回创建的记录;任何一条有错则全部不写入,400 的 `data` 以下标列出每条出错记录的错误)。"
+        "批量只接受 JSON。请求体最大 1 MiB。`account_id` 必须是分配给当前用户的账号,否则 400。"
+        "需要 `contacts.add_contact` 权限。",
+    ),
+    "contacts_retrieve": (
+        "查看一条联系记录",
+        "不属于当前用户账号的记录返回 404。需要 `contacts.view_contact` 权限。",
+    ),
     "contacts_partial_update": ("修改联系记录", "只改请求里给出的字段。需要 `contacts.change_contact` 权限。"),
     "contacts_export_retrieve": (
         "导出联系记录为 Excel 或 CSV",
@@ -152,12 +166,16 @@ def envelope_schema(data: dict[str, Any], *, code: int | None = None, success: b
 
 
 def _field_errors_schema() -> dict[str, Any]:
+    messages = {"type": "array", "items": {"type": "string"}}
     return {
         "oneOf": [
             {
                 "type": "object",
-                "description": "参数或字段名 → 错误说明列表;与单个字段无关的错误在 `non_field_errors`。",
-                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                "description": "参数或字段名 → 错误说明列表;与单个字段无关的错误在 `non_field_errors`。"
+                "批量新增时键为出错记录在列表中的下标(从 0 起),值为该条的字段错误。",
+                "additionalProperties": {
+                    "oneOf": [messages, {"type": "object", "additionalProperties": messages}],
+                },
             },
             _null(),
         ]
@@ -413,6 +431,19 @@ class LogoutViewExtension(OpenApiViewExtension):
         return DocumentedLogoutView
 
 
+def _one_or_many(schema: dict[str, Any]) -> dict[str, Any]:
+    many = {"type": "array", "items": schema, "minItems": 1, "maxItems": BULK_CREATE_MAX}
+    return {"oneOf": [schema, many]}
+
+
+def one_or_many_contacts(operation: dict[str, Any]) -> None:
+    """A create takes one contact (an object) or a bulk of them (a JSON list), and answers alike."""
+    json_body = operation["requestBody"]["content"]["application/json"]
+    json_body["schema"] = _one_or_many(json_body["schema"])
+    for media in operation["responses"]["201"].get("content", {}).values():
+        media["schema"] = _one_or_many(media["schema"])
+
+
 class EnvelopeAutoSchema(AutoSchema):
     """drf-spectacular's AutoSchema, with every answer in the envelope and each operation's errors."""
 
@@ -442,6 +473,8 @@ class EnvelopeAutoSchema(AutoSchema):
             if parameter["in"] == "path" and parameter["schema"].get("pattern") == "^[0-9]+$":
                 parameter["schema"] = {"type": "integer", "minimum": 1}
         responses = operation["responses"]
+        if operation["operationId"] == "contacts_create":
+            one_or_many_contacts(operation)
         # The OpenAPI document itself is the one answer that is not wrapped.
         wrapped = {} if getattr(self.view, "serves_openapi_document", False) else responses
         for status_code, response in wrapped.items():

@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
+from contacts.bulk import BULK_CREATE_MAX, contacts_bulk_create
 from contacts.exports.columns import COLUMN_BY_FIELD, DEFAULT_COLUMNS
 from contacts.exports.links import export_link_sign
 from contacts.exports.services import export_failure_message
@@ -17,6 +18,9 @@ from contacts.filters import EARLIEST_DATE, LATEST_DATE
 from contacts.models import NOTES_MAX_LENGTH, Contact, ContactExport
 
 GENERATED_AT_FORMAT = "%Y-%m-%d %H:%M:%S"
+ACCOUNT_OUT_OF_SCOPE_MSG = "无权写入该账号的联系记录(不在分配给你的账号内)"
+BULK_EMPTY_MSG = "列表至少要有 1 条联系记录"
+BULK_TOO_MANY_MSG = f"一次最多新增 {BULK_CREATE_MAX} 条联系记录"
 
 
 def validate_storable_datetime(value: dt.datetime) -> None:
@@ -37,6 +41,37 @@ class StorableDateTimeField(serializers.DateTimeField):
 
 def _local_text(value: dt.datetime | None) -> str | None:
     return None if value is None else timezone.localtime(value).strftime(api_settings.DATETIME_FORMAT)
+
+
+class ContactListSerializer(serializers.ListSerializer):
+    """A bulk create: 1..BULK_CREATE_MAX contacts, each validated as a single create, written together or
+    not at all. The errors name each failing item by its index in the list."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_empty", False)
+        kwargs.setdefault("max_length", BULK_CREATE_MAX)
+        super().__init__(*args, **kwargs)
+        self.error_messages["empty"] = BULK_EMPTY_MSG
+        self.error_messages["max_length"] = BULK_TOO_MANY_MSG
+
+    def to_internal_value(self, data: Any) -> list[dict[str, Any]]:
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            detail = exc.detail
+            by_index = list(detail.items() if isinstance(detail, dict) else enumerate(detail))
+            if not all(isinstance(index, int) for index, _ in by_index):  # the list's own errors
+                raise
+            # An item that is not an object has a list of errors: keyed like any error not of one field.
+            errors = {
+                str(index): error if isinstance(error, dict) else {api_settings.NON_FIELD_ERRORS_KEY: error}
+                for index, error in by_index
+                if error
+            }
+            raise serializers.ValidationError(errors) from None
+
+    def create(self, validated_data: list[dict[str, Any]]) -> list[Contact]:
+        return contacts_bulk_create(items=validated_data)
 
 
 class ContactSerializer(serializers.ModelSerializer):
@@ -66,6 +101,14 @@ class ContactSerializer(serializers.ModelSerializer):
             "contacted_at": {"validators": [validate_storable_datetime]},
             "created_at": {"validators": [validate_storable_datetime]},
         }
+        list_serializer_class = ContactListSerializer
+
+    def validate_account_id(self, value: int) -> int:
+        """A contact is written only into an account the caller sees (the view gives them as `accounts`)."""
+        accounts = self.context.get("accounts")
+        if accounts is not None and value not in accounts:
+            raise serializers.ValidationError(ACCOUNT_OUT_OF_SCOPE_MSG)
+        return value
 
     def to_representation(self, instance: Contact) -> dict[str, Any]:
         """What the fields above answer, read directly; tests hold the two to the same output.

@@ -23,6 +23,7 @@ from contacts.exports.storage import FILENAME_RE, export_file_open
 from contacts.exports.workbook import XLSX_CONTENT_TYPE
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact, ContactExport
+from contacts.scoping import contact_accounts_of, contacts_scoped
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, json_error
 from .pagination import ContactPagination, PagePagination
@@ -68,6 +69,20 @@ class ContactViewSet(
     http_method_names = ["get", "post", "patch", "head", "options"]
     lookup_value_regex = r"[0-9]+"
 
+    def get_queryset(self) -> QuerySet:
+        """Only the contacts of the caller's accounts: one outside them is a 404, as if it did not exist."""
+        return contacts_scoped(queryset=super().get_queryset(), user=self.request.user)
+
+    def get_serializer_context(self) -> dict:
+        """The accounts a contact may be written into: the caller's (None: any)."""
+        return {**super().get_serializer_context(), "accounts": contact_accounts_of(user=self.request.user)}
+
+    def get_serializer(self, *args: object, **kwargs: object) -> ContactSerializer:
+        """A JSON list in a create's body is a bulk create (ContactListSerializer)."""
+        if self.action == "create" and isinstance(kwargs.get("data"), list):
+            kwargs["many"] = True
+        return super().get_serializer(*args, **kwargs)
+
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         """The list's filters narrow the list and the export, not one contact asked for by id."""
         return queryset if self.detail else super().filter_queryset(queryset)
@@ -108,7 +123,8 @@ class ExportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
         """The list's filters, from the JSON body or else the query string, validated as the list does;
         `format` and `columns` from the same place, as the synchronous export takes them."""
         asked = _asked_filters(request)
-        filterset = ContactFilterSet(asked, queryset=Contact.objects.all(), request=request)
+        contacts = contacts_scoped(queryset=Contact.objects.all(), user=request.user)
+        filterset = ContactFilterSet(asked, queryset=contacts, request=request)
         options = _export_options_checked(filterset, asked)
         export = export_job_create(filterset=filterset, user=request.user, **options)
         return Response(ExportJobAcceptedSerializer(export, context=self.get_serializer_context()).data, status=202)

@@ -36,6 +36,7 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact, ContactExport
+from contacts.scoping import contacts_scoped
 
 from . import csvfile, storage, workbook
 from .columns import COLUMN_BY_FIELD, export_columns
@@ -204,7 +205,9 @@ def export_job_run(*, export_id: int) -> ContactExport | None:
     if not _may_export(export.user):
         _export_record_finish(export, status=ContactExport.Status.FAILED, error=USER_CANNOT_EXPORT_MSG)
         return export
-    filterset = ContactFilterSet(export.filters, queryset=Contact.objects.all())
+    # The user's accounts as they are now, not when the job was accepted.
+    contacts = contacts_scoped(queryset=Contact.objects.all(), user=export.user)
+    filterset = ContactFilterSet(export.filters, queryset=contacts)
     if not filterset.is_valid():
         _export_record_finish(export, status=ContactExport.Status.FAILED, error=FILTERS_INVALID_MSG)
         return export
