@@ -42,7 +42,7 @@ def local(text: str) -> dt.datetime:
 
 @pytest.fixture
 def exporter(db):
-    return make_user("exporter", "contacts.view_contact", "contacts.export_contact")
+    return make_user("exporter", "contacts.view_contact", "contacts.view_all_contacts", "contacts.export_contact")
 
 
 @pytest.fixture
