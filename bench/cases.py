@@ -19,6 +19,8 @@ RARE_TERM = "徐怡婷"  # one full name: 11 of 1,000,000 rows
 THIRD_TWO_CHAR_TERM = "工程"  # the eight 工程师 positions: 333,479 of 1,000,000 rows
 RARE_TWO_CHAR_TERM = "张伟"  # 121 of 1,000,000 rows
 PHONE_FRAGMENT = "1381234"  # 3 of 1,000,000 rows
+# The scoped cases' user sees two of the five seeded accounts (seed_contacts' ACCOUNTS): ~40% of the rows.
+SCOPED_ACCOUNTS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,8 @@ class Case:
     # Inclusive bounds on matched rows / all rows, checked on full-size runs; None: not a list.
     expect_share: tuple[float, float] | None = None
     explain: bool = False
+    # Requested as the scoped user (SCOPED_ACCOUNTS assigned, no `view_all_contacts`), not the bench user.
+    scoped: bool = False
 
     @property
     def url_path(self) -> str:
@@ -44,6 +48,7 @@ def build_cases(*, rows: int, last_day: dt.date, detail_id: int) -> list[Case]:
     month_end = last_day - dt.timedelta(days=31)
     month_start = month_end - dt.timedelta(days=29)
     deep_page = min(DEEP_PAGE, max(1, int(rows * 0.8) // DEEP_PAGE_SIZE))
+    scoped_deep_page = max(1, int(rows * 0.8 * len(SCOPED_ACCOUNTS) / 5) // DEEP_PAGE_SIZE // 2)
     page1 = {"page": "1", "page_size": "20"}
     return [
         Case("hello", "trivial DRF view (ceiling)", "/bench/hello", auth=False, ceiling=True),
@@ -130,5 +135,32 @@ def build_cases(*, rows: int, last_day: dt.date, detail_id: int) -> list[Case]:
             explain=True,
         ),
         Case("detail", "detail of one contact", f"/api/contacts/{detail_id}", explain=True),
+        Case(
+            "scoped_list",
+            "scoped list page 1 (2 of 5 accounts)",
+            "/api/contacts",
+            page1,
+            expect_share=(0.35, 0.45),
+            explain=True,
+            scoped=True,
+        ),
+        Case(
+            "scoped_reply_status",
+            "scoped filter reply_status=已回复",
+            "/api/contacts",
+            {**page1, "reply_status": "已回复"},
+            expect_share=(0.10, 0.18),
+            explain=True,
+            scoped=True,
+        ),
+        Case(
+            "scoped_deep_page",
+            f"scoped deep page {scoped_deep_page:,} (page_size {DEEP_PAGE_SIZE})",
+            "/api/contacts",
+            {"page": str(scoped_deep_page), "page_size": str(DEEP_PAGE_SIZE)},
+            expect_share=(0.35, 0.45),
+            explain=True,
+            scoped=True,
+        ),
         Case("login", "login (POST /api/auth/token)", "/api/auth/token", method="POST", auth=False),
     ]

@@ -3,7 +3,8 @@
 Run by bench/run.py with the service's directory as the working directory and its DATABASE_URL:
 each case's request goes through the real view (Django's test client) while the SQL is captured,
 then every captured SELECT on the contacts table is explained (EXPLAIN ANALYZE on PostgreSQL,
-EXPLAIN QUERY PLAN on SQLite). Reads a JSON list of {"name", "url_path"} and a username; writes JSON.
+EXPLAIN QUERY PLAN on SQLite). Reads a JSON list of {"name", "url_path", "username"}: each case is
+requested as its user; writes JSON.
 """
 
 import json
@@ -44,13 +45,13 @@ def _depth(rows: list[tuple], row: tuple) -> int:
     return depth
 
 
-def main(cases_path: str, username: str, out_path: str) -> None:
+def main(cases_path: str, out_path: str) -> None:
     with open(cases_path, encoding="utf-8") as handle:
         cases = json.load(handle)
-    token = str(RefreshToken.for_user(User.objects.get(username=username)).access_token)
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
     report = []
     for case in cases:
+        token = str(RefreshToken.for_user(User.objects.get(username=case["username"])).access_token)
+        client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
         client.get(case["url_path"])  # warm caches, as under load
         with CaptureQueriesContext(connection) as captured:
             status = client.get(case["url_path"]).status_code
@@ -72,4 +73,4 @@ def main(cases_path: str, username: str, out_path: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:3])

@@ -32,13 +32,14 @@ REPO = BENCH_DIR.parent
 # for the tests too, is at the repository's root.
 sys.path.insert(0, str(REPO))
 
-from cases import SEED, SEED_DAYS, Case, build_cases  # noqa: E402
+from cases import SCOPED_ACCOUNTS, SEED, SEED_DAYS, Case, build_cases  # noqa: E402
 
 from harness.client import Reply, call  # noqa: E402
 from harness.postgres import recreate_database  # noqa: E402
 from harness.service import PYTHON, Gunicorn, manage  # noqa: E402
 
 USERNAME = "bench"
+SCOPED_USERNAME = "bench-scoped"
 # High enough that no login of the run is throttled; the service's default is 10/min.
 LOGIN_RATE = "1000000/min"
 LOGIN_PAYLOAD_KEY = "BENCH_BODY"
@@ -165,12 +166,18 @@ import json
 from django.contrib.auth.models import Permission, User
 from django.db.models import Max
 from django.utils import timezone
-from contacts.models import Contact
+from contacts.models import Contact, UserAccount
 user, _ = User.objects.get_or_create(username={username!r})
 user.set_password({password!r})
 user.save()
 user.user_permissions.set(Permission.objects.filter(content_type__app_label="contacts",
     codename__in=["view_contact", "add_contact", "export_contact", "view_all_contacts"]))
+scoped, _ = User.objects.get_or_create(username={scoped_username!r})
+scoped.set_password({password!r})
+scoped.save()
+scoped.user_permissions.set(Permission.objects.filter(content_type__app_label="contacts", codename="view_contact"))
+UserAccount.objects.filter(user=scoped).delete()
+UserAccount.objects.bulk_create([UserAccount(user=scoped, account_id=a) for a in {scoped_accounts!r}])
 ids = Contact.objects.order_by("id").values_list("id", flat=True)
 count = Contact.objects.count()
 newest = Contact.objects.aggregate(newest=Max("created_at"))["newest"]
@@ -338,7 +345,9 @@ def bench_user_and_cases(args: argparse.Namespace, service: Service) -> tuple[di
     password = secrets.token_urlsafe(16)
     facts_line = next(
         line
-        for line in service.shell(FACTS_CODE.format(username=USERNAME, password=password)).splitlines()
+        for line in service.shell(FACTS_CODE.format(
+            username=USERNAME, scoped_username=SCOPED_USERNAME, password=password, scoped_accounts=SCOPED_ACCOUNTS
+        )).splitlines()
         if line.startswith("FACTS ")
     )
     facts = json.loads(facts_line.removeprefix("FACTS "))
@@ -368,6 +377,11 @@ def cases_measure(
         if reply.status != 200:
             raise RuntimeError(f"login failed: {reply.status} {reply.body[:200]!r}")
         token = reply.json()["data"]["access"]
+        scoped_body = json.dumps({**json.loads(login_body), "username": SCOPED_USERNAME})
+        reply = call(service.port, "POST", "/api/auth/token", body=scoped_body.encode(), timeout=120)
+        if reply.status != 200:
+            raise RuntimeError(f"the scoped user's login failed: {reply.status} {reply.body[:200]!r}")
+        scoped_token = reply.json()["data"]["access"]
         # Every worker imports, connects and reads the schema before measuring: a worker's first list
         # on a SQLite file of a million rows took 250-330 ms, then 7 ms.
         for _ in range(50):
@@ -375,10 +389,11 @@ def cases_measure(
             call(service.port, "GET", "/api/health", timeout=120)
             call(service.port, "GET", "/api/contacts?page=1", token=token, timeout=120)
         for case in cases:
+            case_token = scoped_token if case.scoped else token
             outcome = {"name": case.name, "label": case.label, "path": case.url_path}
-            outcome |= check_case(args, service.port, case, token, login_body, facts["rows"])
-            outcome |= single_requests(args, service.port, case, token, login_body)
-            outcome |= wrk_case(args, wrk, service.port, case, token, login_body, meter)
+            outcome |= check_case(args, service.port, case, case_token, login_body, facts["rows"])
+            outcome |= single_requests(args, service.port, case, case_token, login_body)
+            outcome |= wrk_case(args, wrk, service.port, case, case_token, login_body, meter)
             results.append(outcome)
             log(
                 f"{service.backend} {case.name:20} {outcome['rps']:>9,.1f} rps  p50 {outcome['p50_ms']:>8.1f} ms"
@@ -411,10 +426,14 @@ def explain_cases(service: Service, cases: list[Case]) -> dict:
     data_dir = service.data_dir
     cases_file = data_dir / f"cases-{service.backend}.json"
     out_file = data_dir / f"explain-{service.backend}.json"
-    payload = [{"name": case.name, "url_path": case.url_path} for case in cases if case.explain]
+    payload = [
+        {"name": case.name, "url_path": case.url_path, "username": SCOPED_USERNAME if case.scoped else USERNAME}
+        for case in cases
+        if case.explain
+    ]
     cases_file.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
     result = subprocess.run(
-        [PYTHON, str(BENCH_DIR / "explain.py"), str(cases_file), USERNAME, str(out_file)],
+        [PYTHON, str(BENCH_DIR / "explain.py"), str(cases_file), str(out_file)],
         cwd=service.app_dir,
         env=service.env,
         capture_output=True,
