@@ -779,3 +779,20 @@ def test_a_contact_moved_out_of_scope_by_someone_else_is_not_found(scoped_api):
     Contact.objects.filter(pk=contact.pk).update(account_id=5)
     response, payload = upload(scoped_api, csv_bytes([["ID", "备注"], [str(contact.pk), "x"]]), "a.csv")
     assert (response.status_code, payload) == (400, failed(report(errors=[(2, "ID", "ID 不存在")])))
+
+
+# The request body limit -------------------------------------------------------------------------------
+
+
+def test_the_import_path_takes_bodies_up_to_import_max_bytes_and_no_further(import_api, settings):
+    """A 2 MiB upload passes the 1 MiB body limit on the import path (and is judged as a file); a body past
+    IMPORT_MAX_BYTES and the multipart overhead is a 413; other paths keep REQUEST_BODY_MAX_BYTES."""
+    settings.REQUEST_BODY_MAX_BYTES = 1024 * 1024
+    settings.IMPORT_MAX_BYTES = 3 * 1024 * 1024
+    response, payload = upload(import_api, PNG + bytes(2 * 1024 * 1024))
+    assert (response.status_code, payload) == (400, refused("不是 xlsx 或 csv 文件"))
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    response, payload = upload(import_api, PNG + bytes(1024 * 1024 + 64 * 1024))
+    assert (response.status_code, payload) == (413, {"code": 413, "msg": "请求体过大,最多 1114112 字节", "data": None})
+    answer = import_api.post("/api/contacts", {"name": "张三", "notes": "x" * (1024 * 1024)}, format="json")
+    assert (answer.status_code, answer.json()["msg"]) == (413, "请求体过大,最多 1048576 字节")
