@@ -103,9 +103,15 @@ def _timed_import(name: str, content: bytes, *, expect: dict) -> dict:
         return statement
 
     services.contacts_statistics_refresh = timed_refresh
+    phases: dict[str, float] = {}
+
+    def progress(stage: str, done: int, total: int | None) -> None:
+        if total is not None and done == total:
+            phases[stage] = time.perf_counter() - started
+
     try:
         started = time.perf_counter()
-        report = services.contacts_import(file=io.BytesIO(content), user=None)
+        report = services.contacts_import(file=io.BytesIO(content), user=None, progress=progress)
         seconds = time.perf_counter() - started - sum(refreshes)
     finally:
         services.contacts_statistics_refresh = original_refresh
@@ -119,6 +125,8 @@ def _timed_import(name: str, content: bytes, *, expect: dict) -> dict:
         "seconds": round(seconds, 3),
         "rows_per_second": round(rows / seconds),
         "statistics_refresh_seconds": round(sum(refreshes), 3),
+        # Seconds from the start to the end of reading the file, of checking the rows, of the last write.
+        "phases_done_at": {stage: round(at, 3) for stage, at in phases.items()},
     }
 
 
@@ -186,13 +194,17 @@ def markdown(report: dict) -> str:
         f"Import of {report['rows']:,} rows on {report['database']}, commit `{report['commit']}`, {report['date']}",
         f"({report['machine']}; {report['note']}). Tallies exact afterwards: {report['tallies_exact']}.",
         "",
-        "| import | rows | file MB | seconds | rows/s | statistics refresh s |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
+        "| import | rows | file MB | seconds | rows/s | read / check / write s | statistics refresh s |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
     ]
     for result in report["results"]:
+        done_at = result["phases_done_at"]
+        read, check = done_at.get("read", 0), done_at.get("check", 0)
+        write = done_at.get("write", check)
+        phases = f"{read:.1f} / {check - read:.1f} / {write - check:.1f}"
         lines.append(
             f"| {result['import']} | {result['rows']:,} | {result['file_bytes'] / 1024**2:.1f} | {result['seconds']} "
-            f"| {result['rows_per_second']:,} | {result['statistics_refresh_seconds']} |"
+            f"| {result['rows_per_second']:,} | {phases} | {result['statistics_refresh_seconds']} |"
         )
     return "\n".join(lines)
 
