@@ -322,7 +322,7 @@ def _rows_write(creates: list[Contact], updates: list[tuple[Contact, set[str]]],
 
 
 def _update_from_values(contacts: Sequence[Contact], names: list[str]) -> None:
-    """PostgreSQL: one `UPDATE … FROM (VALUES …)` for the batch. bulk_update's CASE WHEN took 4 to 6 times
+    """PostgreSQL: one `UPDATE … FROM (VALUES …)` for the batch. bulk_update's CASE WHEN took 2 to 3 times
     as long for 20,000 rows (bench/README.md, Import)."""
     fields = [Contact._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
