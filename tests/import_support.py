@@ -111,3 +111,17 @@ def encrypted_xlsx() -> bytes:
 
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(13) + b"IHDR" + bytes(64)
+
+
+def zip_lying_about(data: bytes, member: str, declared_size: int) -> bytes:
+    """`data` (a zip) with `member`'s central directory entry declaring `declared_size` uncompressed bytes."""
+    out = bytearray(data)
+    name = member.encode()
+    at = out.find(b"PK\x01\x02")
+    while at != -1:
+        name_length = int.from_bytes(out[at + 28 : at + 30], "little")
+        if out[at + 46 : at + 46 + name_length] == name:
+            out[at + 24 : at + 28] = declared_size.to_bytes(4, "little")
+            return bytes(out)
+        at = out.find(b"PK\x01\x02", at + 46)
+    raise KeyError(member)

@@ -24,6 +24,7 @@ from import_support import (
     encrypted_xlsx,
     xlsx,
     zip_bomb,
+    zip_lying_about,
     zip_members,
     zip_with,
 )
@@ -578,6 +579,15 @@ def test_a_zip_bomb_is_refused_from_its_directory(import_api, settings):
     assert (response.status_code, payload) == (400, refused("xlsx 文件解压后超过 2000000 字节,已拒绝"))
     response, payload = upload(import_api, zip_bomb(1_000_000))
     assert (response.status_code, payload) == (200, ok(report(created=1)))
+
+
+def test_a_zip_whose_directory_understates_a_member_is_refused_as_corrupt(import_api, settings):
+    """A member that inflates past the size its directory entry declares is cut there and fails its CRC:
+    the directory's sizes bound what is read, whatever the member holds."""
+    settings.IMPORT_MAX_UNCOMPRESSED_BYTES = 2_000_000
+    lying = zip_lying_about(zip_bomb(3_000_000), "xl/worksheets/sheet1.xml", 1000)
+    response, payload = upload(import_api, lying)
+    assert (response.status_code, payload) == (400, refused(CORRUPT))
 
 
 def test_a_file_over_import_max_bytes_is_refused(import_api, settings):
