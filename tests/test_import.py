@@ -756,6 +756,17 @@ def test_an_export_reimported_untouched_changes_nothing(import_api, exported_con
     assert snapshot() == before
 
 
+def test_text_stored_before_todays_rules_reimports_unchanged(import_api, exported_contacts):
+    """Notes of 40,000 characters with a control character (stored before their bound, straight into the
+    database) export cut to a cell and cleaned; re-imported untouched they are unchanged, and kept whole."""
+    legacy = "旧" * 20_000 + "\x01" + "备" * 20_000
+    Contact.objects.filter(pk=exported_contacts[0].pk).update(notes=legacy)
+    before = snapshot()
+    response, payload = upload(import_api, saved(exported_workbook(import_api)))
+    assert (response.status_code, payload) == (200, ok(report(unchanged=3)))
+    assert snapshot() == before
+
+
 def test_an_edited_export_changes_exactly_the_edited_cells(import_api, exported_contacts):
     """A phone typed as a number, a date typed as a date cell and a status typed as text change those
     cells' fields of those contacts, and nothing else."""

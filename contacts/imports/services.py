@@ -20,6 +20,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.fields import Field
 
 from contacts.api.serializers import ContactSerializer
+from contacts.exports.workbook import excel_text
 from contacts.maintenance import contacts_statistics_refresh
 from contacts.models import Contact
 from contacts.scoping import contact_accounts_of, contacts_scoped
@@ -183,11 +184,15 @@ def _existing(ids: list[int], *, user: AbstractBaseUser | None, lock: bool) -> d
 
 
 def _same(value: Any, stored: Any) -> bool:
-    """Whether an imported value is what is stored: a time to the second equals the stored time cut there."""
+    """Whether an imported value is what is stored, or what the export wrote of it: a time to the second
+    equals the stored time cut there; text equals stored text as a workbook cell holds it (text stored before
+    today's rules may hold characters XML cannot carry, or more than a cell's 32,767 characters)."""
     if value == stored:
         return True
     if isinstance(value, dt.datetime) and isinstance(stored, dt.datetime) and not value.microsecond:
         return value == stored.replace(microsecond=0)
+    if isinstance(value, str) and isinstance(stored, str):
+        return value == excel_text(stored)
     return False
 
 
