@@ -559,15 +559,22 @@ def test_a_hostile_or_broken_file_is_a_400_and_writes_nothing(import_api, kind, 
     assert snapshot() == before
 
 
-def test_the_billion_laughs_declaration_is_what_is_refused(import_api):
-    """The entities test files are otherwise valid: the same workbook without the DTD imports."""
-    content = billion_laughs("workbook")
-    members = zip_members(content)
-    members["xl/workbook.xml"] = (
-        members["xl/workbook.xml"].replace(BILLION_LAUGHS_DTD.encode(), b"").replace(b"&lol9;", b"Sheet")
-    )
+@pytest.mark.parametrize(
+    ("part", "member", "text"),
+    [
+        ("sheet", "xl/worksheets/sheet1.xml", "张三"),
+        ("strings", "xl/sharedStrings.xml", "张三"),
+        ("workbook", "xl/workbook.xml", "Sheet"),
+    ],
+)
+def test_the_billion_laughs_declaration_is_what_is_refused(import_api, part, member, text):
+    """The entities test files are otherwise valid: without the DTD, and with text for the entity, the same
+    workbook imports (its inline string, its shared string, its sheet name)."""
+    members = zip_members(billion_laughs(part))
+    members[member] = members[member].replace(BILLION_LAUGHS_DTD.encode(), b"").replace(b"&lol9;", text.encode())
     response, payload = upload(import_api, zip_with(members))
     assert (response.status_code, payload) == (200, ok(report(created=1)))
+    assert Contact.objects.values_list("name", "account_id").get() == ("张三", 1)
 
 
 def test_a_zip_bomb_is_refused_from_its_directory(import_api, settings):
