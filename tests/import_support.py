@@ -125,3 +125,31 @@ def zip_lying_about(data: bytes, member: str, declared_size: int) -> bytes:
             return bytes(out)
         at = out.find(b"PK\x01\x02", at + 46)
     raise KeyError(member)
+
+
+def workbook_with(part: str, find: bytes, replace: bytes) -> bytes:
+    """A small valid workbook (姓名, 账号 ID; 张三, 1) with `find` replaced by `replace` in `part`."""
+    members = zip_members(xlsx([["姓名", "账号 ID"], ["张三", 1]]))
+    assert find in members[part], (part, find)
+    members[part] = members[part].replace(find, replace, 1)
+    return zip_with(members)
+
+
+def cell_flood(cells: int) -> bytes:
+    """A memory bomb for a parser that holds a row at once: row 2 (张三, 1) padded with empty cells to `cells`
+    cells, a few KB zipped."""
+    padding = b"<c/>" * (cells - 2)
+    return workbook_with("xl/worksheets/sheet1.xml", b"</row></sheetData>", padding + b"</row></sheetData>")
+
+
+def style_flood(formats: int) -> bytes:
+    """`formats` cell formats in styles.xml in all, where openpyxl builds an object for each."""
+    return workbook_with("xl/styles.xml", b"</cellXfs>", b'<xf numFmtId="0"/>' * (formats - 1) + b"</cellXfs>")
+
+
+def deep_nesting(depth: int) -> bytes:
+    """The sheet's XML nested `depth` elements deep (the worksheet element is the first)."""
+    levels = depth - 1
+    return workbook_with(
+        "xl/worksheets/sheet1.xml", b"</sheetData>", b"</sheetData>" + b"<x>" * levels + b"</x>" * levels
+    )

@@ -20,8 +20,11 @@ from import_support import (
     BILLION_LAUGHS_DTD,
     PNG,
     billion_laughs,
+    cell_flood,
     csv_bytes,
+    deep_nesting,
     encrypted_xlsx,
+    style_flood,
     xlsx,
     zip_bomb,
     zip_lying_about,
@@ -29,7 +32,7 @@ from import_support import (
     zip_with,
 )
 
-from contacts.imports import services
+from contacts.imports import reading, services
 from contacts.models import Contact, ContactTally, GroupAccount, ReplyStatus, UserAccount
 
 pytestmark = pytest.mark.django_db
@@ -38,6 +41,7 @@ PATH = "/api/contacts/import"
 IMPORT_PERMS = ("contacts.view_contact", "contacts.add_contact", "contacts.change_contact")
 CORRUPT = "xlsx 文件已损坏,无法读取"
 ENTITIES = "xlsx 文件含有 XML 实体或文档类型声明,已拒绝"
+TOO_COMPLEX = "xlsx 文件的结构超出导入的上限(元素过多或嵌套过深),已拒绝"
 ENCRYPTED = "文件受密码保护(或是旧版 xls):请在 Excel 中取消密码并另存为 xlsx 或 csv 后再导入"
 
 
@@ -595,6 +599,31 @@ def test_a_zip_whose_directory_understates_a_member_is_refused_as_corrupt(import
     lying = zip_lying_about(zip_bomb(3_000_000), "xl/worksheets/sheet1.xml", 1000)
     response, payload = upload(import_api, lying)
     assert (response.status_code, payload) == (400, refused(CORRUPT))
+
+
+@pytest.mark.parametrize(
+    ("make", "bound"),
+    [(cell_flood, 16_384), (style_flood, 65_536), (deep_nesting, 64)],
+    ids=["cells of a row", "cell formats", "nesting"],
+)
+def test_xml_that_would_make_openpyxl_hold_too_much_is_refused_before_it_reads(import_api, make, bound):
+    """A row of more cells than Excel's columns, more cell formats than Excel allows, nesting deeper than a
+    workbook's: refused by an expat pass that keeps no tree; up to the bound the file imports."""
+    response, payload = upload(import_api, make(bound))
+    assert (response.status_code, payload["data"]) == (200, report(created=1)), payload
+    response, payload = upload(import_api, make(bound + 1))
+    assert (response.status_code, payload) == (400, refused(TOO_COMPLEX))
+
+
+def test_xml_past_the_element_budget_of_import_max_rows_is_refused(import_api, settings, monkeypatch):
+    """All parts together may hold 100 elements per IMPORT_MAX_ROWS row (and a fixed allowance)."""
+    monkeypatch.setattr(reading, "XML_ELEMENTS_BASE", 0)
+    settings.IMPORT_MAX_ROWS = 2
+    response, payload = upload(import_api, xlsx([["姓名", "账号 ID"], ["张三", 1]]))
+    assert (response.status_code, payload) == (400, refused(TOO_COMPLEX))
+    settings.IMPORT_MAX_ROWS = 100
+    response, payload = upload(import_api, xlsx([["姓名", "账号 ID"], ["张三", 1]]))
+    assert response.status_code == 200
 
 
 def test_a_file_over_import_max_bytes_is_refused(import_api, settings):

@@ -8,7 +8,7 @@ import json
 import uuid
 
 import pytest
-from import_support import PNG, billion_laughs, csv_bytes, encrypted_xlsx, xlsx, zip_bomb
+from import_support import PNG, billion_laughs, cell_flood, csv_bytes, encrypted_xlsx, style_flood, xlsx, zip_bomb
 from served import Gunicorn, Reply, login, manage, prepare_database, served, service_env, suite_database
 
 pytestmark = pytest.mark.slow
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.slow
 MAX_BYTES = 2 * 1024 * 1024
 MAX_UNCOMPRESSED = 8 * 1024 * 1024
 OVERHEAD = 64 * 1024
+TOO_COMPLEX = "xlsx 文件的结构超出导入的上限(元素过多或嵌套过深),已拒绝"
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +88,8 @@ HOSTILE = [
     ("entities in the sheet", lambda: billion_laughs("sheet"), "xlsx 文件含有 XML 实体或文档类型声明,已拒绝"),
     ("entities in the strings", lambda: billion_laughs("strings"), "xlsx 文件含有 XML 实体或文档类型声明,已拒绝"),
     ("entities in the workbook", lambda: billion_laughs("workbook"), "xlsx 文件含有 XML 实体或文档类型声明,已拒绝"),
+    ("a row of 1,500,000 cells", lambda: cell_flood(1_500_000), TOO_COMPLEX),
+    ("300,000 cell formats", lambda: style_flood(300_000), TOO_COMPLEX),
     ("not a spreadsheet", lambda: PNG, "不是 xlsx 或 csv 文件"),
     (
         "password protected",

@@ -2,9 +2,10 @@
 
 Everything that could make reading a file cost more than its size is bounded before it is read: the
 file's bytes (IMPORT_MAX_BYTES), an xlsx's members once uncompressed, counted from the zip directory
-before anything is decompressed (IMPORT_MAX_UNCOMPRESSED_BYTES), its rows (IMPORT_MAX_ROWS). XML entities
-are refused by defusedxml, which openpyxl uses when it is installed (requirements.txt pins it).
-Formulas are never evaluated: a formula cell reads as its formula's text.
+before anything is decompressed (IMPORT_MAX_UNCOMPRESSED_BYTES), its rows (IMPORT_MAX_ROWS), and the XML
+openpyxl would hold at once (a row's cells, a list of styles: an expat pass that keeps no tree, _XmlGuard).
+XML entities are refused there and by defusedxml, which openpyxl uses when it is installed (requirements.txt
+pins it). Formulas are never evaluated: a formula cell reads as its formula's text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
+from xml.parsers import expat
 
 from defusedxml.common import DefusedXmlException
 from django.conf import settings
@@ -43,6 +45,17 @@ ENTITIES_MSG = "xlsx 文件含有 XML 实体或文档类型声明,已拒绝"
 ENCODING_MSG = "不是 xlsx 或 csv 文件:CSV 的编码应为 UTF-8(可带 BOM)或 GB18030"
 EMPTY_MSG = "文件是空的:第 1 行应为表头"
 MANY_SHEETS_MSG = "工作簿有多张联系记录数据表:请分成每个文件一张表再导入"
+TOO_COMPLEX_MSG = "xlsx 文件的结构超出导入的上限(元素过多或嵌套过深),已拒绝"
+
+# What openpyxl is let parse, in XML elements: an export's row takes about 30 (a cell, its inline string and
+# text), an Excel-saved one fewer plus its shared strings; the rest of a workbook a few thousand.
+XML_ELEMENTS_PER_ROW = 100
+XML_ELEMENTS_BASE = 1_000_000
+XML_CELLS_PER_ROW = 16_384  # Excel's last column
+XML_STRINGS_PER_ROW = 16
+XML_MAX_CHILDREN = 65_536  # above Excel's 64,000 cell formats, far above any other list of a workbook
+XML_MAX_DEPTH = 64
+XML_CHUNK_BYTES = 1024 * 1024
 
 
 def too_large_msg() -> str:
@@ -103,6 +116,72 @@ def _data_rows(numbered: Iterator[tuple[int, Sequence[Any]]]) -> Iterator[tuple[
 # xlsx -------------------------------------------------------------------------------------------
 
 
+class _XmlGuard:
+    """An expat pass over one XML part that keeps no tree: refuses a DTD or entity declaration, nesting deeper
+    than XML_MAX_DEPTH, an element with more children than its bound (a row's cells, a style list's entries:
+    openpyxl holds them all at once), and more elements than the import's budget in all parts."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.stack: list[list[int]] = []  # per open element: [children so far, children allowed]
+
+    def start(self, name: str, attrs: Any) -> None:
+        self.budget -= 1
+        if self.budget < 0 or len(self.stack) >= XML_MAX_DEPTH:
+            raise ImportFileRefused(TOO_COMPLEX_MSG)
+        if self.stack:
+            parent = self.stack[-1]
+            parent[0] += 1
+            if parent[0] > parent[1]:
+                raise ImportFileRefused(TOO_COMPLEX_MSG)
+        self.stack.append([0, _children_allowed(name.rpartition(":")[2])])
+
+    def end(self, name: str) -> None:
+        self.stack.pop()
+
+    def declaration(self, *args: Any) -> None:
+        raise ImportFileRefused(ENTITIES_MSG)
+
+    def check(self, stream: IO[bytes]) -> None:
+        parser = expat.ParserCreate()
+        parser.StartElementHandler = self.start
+        parser.EndElementHandler = self.end
+        parser.StartDoctypeDeclHandler = self.declaration
+        parser.EntityDeclHandler = self.declaration
+        parser.ExternalEntityRefHandler = self.declaration
+        self.stack = []
+        try:
+            while chunk := stream.read(XML_CHUNK_BYTES):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+        except expat.ExpatError:
+            raise ImportFileRefused(CORRUPT_MSG) from None
+
+
+def _children_allowed(tag: str) -> int:
+    if tag == "sheetData":
+        return SHEET_MAX_ROW
+    if tag == "row":
+        return XML_CELLS_PER_ROW
+    if tag == "sst":  # the shared strings: at most one per cell of the 11 columns an import reads
+        return XML_STRINGS_PER_ROW * settings.IMPORT_MAX_ROWS + XML_MAX_CHILDREN
+    return XML_MAX_CHILDREN
+
+
+def _xml_check(file: IO[bytes], members: list[zipfile.ZipInfo]) -> None:
+    """Every XML part openpyxl may read, through _XmlGuard, before openpyxl reads any."""
+    guard = _XmlGuard(XML_ELEMENTS_PER_ROW * settings.IMPORT_MAX_ROWS + XML_ELEMENTS_BASE)
+    with zipfile.ZipFile(file) as archive:
+        for member in members:
+            if member.filename.endswith((".xml", ".rels")):
+                try:
+                    with archive.open(member) as stream:
+                        guard.check(stream)
+                except (zipfile.BadZipFile, ValueError, EOFError, OSError):
+                    raise ImportFileRefused(CORRUPT_MSG) from None
+    file.seek(0)
+
+
 def _zip_check(file: IO[bytes]) -> None:
     """Refuse a zip that would unpack to more than IMPORT_MAX_UNCOMPRESSED_BYTES, by its directory.
 
@@ -122,6 +201,7 @@ def _zip_check(file: IO[bytes]) -> None:
     if sum(member.file_size for member in members) > limit:
         raise ImportFileRefused(f"xlsx 文件解压后超过 {limit} 字节,已拒绝")
     file.seek(0)
+    _xml_check(file, members)
 
 
 @contextmanager
