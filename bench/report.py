@@ -6,6 +6,7 @@
     python bench/report.py AFTER.json --compare-with BEFORE.json           # the README's before/after table
     python bench/report.py bench/results/DATE_ab_COMMIT.json               # an A/B run of bench/ab.py
     python bench/report.py bench/results/DATE_jobs_COMMIT.json             # a run of bench/jobs_bench.py
+    python bench/report.py bench/results/DATE_import_COMMIT.json           # a run of bench/import_bench.py
 
 Only the JSON is kept (bench/run.py writes it); the Markdown is not committed.
 """
@@ -150,8 +151,8 @@ def replace_section(text: str, name: str, content: str) -> str:
 
 
 def result_path(report: dict) -> Path:
-    """Where a run's JSON is kept: bench/results/<date>_[ab_|jobs_|bulk_]<commit>[-dirty][-quick].json."""
-    kind = f"{report['kind']}_" if report.get("kind") in ("ab", "jobs", "bulk") else ""
+    """Where a run's JSON is kept: bench/results/<date>_[ab_|jobs_|bulk_|import_]<commit>[-dirty][-quick].json."""
+    kind = f"{report['kind']}_" if report.get("kind") in ("ab", "jobs", "bulk", "import") else ""
     dirty = "-dirty" if report.get("dirty") else ""
     quick = "-quick" if report["settings"].get("quick") else ""
     return RESULTS_DIR / f"{report['date'][:10]}_{kind}{report['commit']}{dirty}{quick}.json"
@@ -322,6 +323,28 @@ def bulk_markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def import_markdown(report: dict) -> str:
+    """A run of bench/import_bench.py: each import's time, rate and phases."""
+    lines = [
+        f"Import of {report['rows']:,} rows on {report['database']}, commit `{report['commit']}`"
+        f"{' (with uncommitted changes)' if report.get('dirty') else ''}, {report['date']}",
+        f"({report['machine']}; {report['note']}). Tallies exact afterwards: {report['tallies_exact']}.",
+        "",
+        "| import | rows | file MB | seconds | rows/s | read / check / write s | statistics refresh s |",
+        "| --- | ---: | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for result in report["results"]:
+        done_at = result["phases_done_at"]
+        read, check = done_at.get("read", 0), done_at.get("check", 0)
+        write = done_at.get("write", check)
+        phases = f"{read:.1f} / {check - read:.1f} / {write - check:.1f}"
+        lines.append(
+            f"| {result['import']} | {result['rows']:,} | {result['file_bytes'] / 1024**2:.1f} | {result['seconds']} "
+            f"| {result['rows_per_second']:,} | {phases} | {result['statistics_refresh_seconds']} |"
+        )
+    return "\n".join(lines)
+
+
 def full_markdown(report: dict) -> str:
     """The whole run: its summary and tables, then the query plans (an A/B run: its one table; a jobs run
     of bench/jobs_bench.py: its tables)."""
@@ -332,6 +355,8 @@ def full_markdown(report: dict) -> str:
         return f"# Benchmark {title}\n\n{jobs_markdown(report)}"
     if report.get("kind") == "bulk":
         return f"# Benchmark {title}\n\n{bulk_markdown(report)}"
+    if report.get("kind") == "import":
+        return f"# Benchmark {title}\n\n{import_markdown(report)}\n"
     return f"# Benchmark {title}\n\n{markdown(report)}\n## Query plans\n\n{explain_markdown(report)}\n"
 
 

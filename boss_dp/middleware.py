@@ -1,6 +1,7 @@
 """What every request and answer goes through: a bound on the request body, no caching of API answers, and
 the Content-Security-Policy (Django 5.2 has none of its own)."""
 
+import re
 from collections.abc import Callable
 
 from django.conf import settings
@@ -15,10 +16,22 @@ Handler = Callable[[HttpRequest], HttpResponse]
 # this many times the limit is read and thrown away first, so that the client reads the answer.
 DISCARDED_MAX_FACTOR = 16
 DISCARD_CHUNK_BYTES = 64 * 1024
+# The import's upload is a file of up to IMPORT_MAX_BYTES in a multipart body: its boundaries, part headers
+# (the file name among them) and the small `dry_run` field take well under this.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+IMPORT_PATH_RE = re.compile(r"/api/contacts/import/?")
+
+
+def request_body_limit(request: HttpRequest) -> int:
+    """The largest body `request` may send: REQUEST_BODY_MAX_BYTES, or an import's file and its envelope."""
+    if request.method == "POST" and IMPORT_PATH_RE.fullmatch(request.path_info):
+        return max(settings.REQUEST_BODY_MAX_BYTES, settings.IMPORT_MAX_BYTES + MULTIPART_OVERHEAD_BYTES)
+    return settings.REQUEST_BODY_MAX_BYTES
 
 
 class RequestBodyLimitMiddleware:
-    """A body longer than REQUEST_BODY_MAX_BYTES is refused with 413 before anything parses it.
+    """A body longer than REQUEST_BODY_MAX_BYTES (an import's: see `request_body_limit`) is refused with 413
+    before anything parses it.
 
     Django bounds only the bodies it parses itself (DATA_UPLOAD_MAX_MEMORY_SIZE); DRF reads a JSON body
     straight from the socket. A body sent without a length (chunked) reaches Django as empty.
@@ -28,7 +41,7 @@ class RequestBodyLimitMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        limit = settings.REQUEST_BODY_MAX_BYTES
+        limit = request_body_limit(request)
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -290,6 +290,12 @@ EXPORT_JOB_STALE_SECONDS = env.int("EXPORT_JOB_STALE_SECONDS", default=300)
 EXPORT_SYNC_MAX_RUNNING = env.int("EXPORT_SYNC_MAX_RUNNING", default=1)
 EXPORT_JOB_MAX_ATTEMPTS = env.int("EXPORT_JOB_MAX_ATTEMPTS", default=3)
 
+# Imports (POST /api/contacts/import, manage.py import_contacts): the largest file, its most rows, and the most
+# an xlsx (a zip) may hold once uncompressed, read from its directory before anything is decompressed.
+IMPORT_MAX_BYTES = env.int("IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+IMPORT_MAX_ROWS = env.int("IMPORT_MAX_ROWS", default=100_000)
+IMPORT_MAX_UNCOMPRESSED_BYTES = env.int("IMPORT_MAX_UNCOMPRESSED_BYTES", default=512 * 1024 * 1024)
+
 # Celery (boss_dp/celery.py): export jobs. The broker is Redis in production; without one configured, a
 # folder on this machine's disk serves the single machine (`make run`).
 CELERY_BROKER_URL = _str("CELERY_BROKER_URL", REDIS_URL or "filesystem://")

@@ -25,7 +25,7 @@ def test_the_tracked_results_are_the_json_of_the_runs_the_bench_readme_cites():
 def test_report_renders_a_cited_run_in_markdown(name: str):
     """`python bench/report.py RUN.json` prints the run's summary, its tables and its query plans; an A/B run
     (bench/ab.py), its table of variants; a jobs run (bench/jobs_bench.py), its windows and its jobs; a bulk
-    run (bench/bulk_bench.py), its table of batch sizes."""
+    run (bench/bulk_bench.py), its table of batch sizes; an import run (bench/import_bench.py), its imports."""
     result = RESULTS / name
     run = json.loads(result.read_text(encoding="utf-8"))
     printed = subprocess.run(
@@ -49,6 +49,10 @@ def test_report_renders_a_cited_run_in_markdown(name: str):
         assert printed.startswith(f"# Benchmark {result.stem}\n\nExport jobs of `{run['commit']}`")
         assert "| window | rps | p50 / p90 / p99 ms |" in printed
         assert "| job | filters | status | rows |" in printed
+        return
+    if run.get("kind") == "import":
+        assert printed.startswith(f"# Benchmark {result.stem}\n\nImport of {run['rows']:,} rows on {run['database']}")
+        assert "| import | rows | file MB | seconds | rows/s | read / check / write s |" in printed
         return
     assert printed.startswith(f"# Benchmark {result.stem}\n\nCommit `{run['commit']}` ({run['subject']})")
     assert "| case | matched rows | SQLite rps (% of ceiling) |" in printed

@@ -207,7 +207,9 @@ def test_every_column_can_be_exported_in_any_order_as_csv(export_api, contacts):
 
 def test_the_admin_action_exports_xlsx_of_the_default_columns(db, contacts):
     """The admin's export stays a workbook of the ten columns, recorded as such."""
-    user = make_user("staff", "contacts.view_contact", "contacts.view_all_contacts", "contacts.export_contact", is_staff=True)
+    user = make_user(
+        "staff", "contacts.view_contact", "contacts.view_all_contacts", "contacts.export_contact", is_staff=True
+    )
     client = Client()
     client.force_login(user)
     client.post(

@@ -55,6 +55,7 @@ OPERATIONS = [
     ("GET", "/api/contacts/exports"),
     ("GET", "/api/contacts/exports/{id}"),
     ("DELETE", "/api/contacts/exports/{id}"),
+    ("POST", "/api/contacts/import"),
     ("GET", "/api/health"),
     ("GET", "/api/schema"),
     ("GET", "/media/exports/{filename}"),

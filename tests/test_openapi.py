@@ -6,10 +6,12 @@ from typing import Any
 import pytest
 import yaml
 from django.contrib.staticfiles import finders
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import OperationalError
 from django.db.backends.utils import CursorWrapper
 from drf_spectacular.checks import schema_check
 from factories import client_for, make_user
+from import_support import csv_bytes
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 from referencing import Registry, Resource
@@ -45,6 +47,7 @@ SUCCESS_AND_ERRORS = {
     "contacts_exports_list": {"200", "400", "401", "403", "406", "500", "503"},
     "contacts_exports_retrieve": {"200", "401", "403", "404", "406", "500", "503"},
     "contacts_exports_destroy": {"200", "401", "403", "404", "406", "409", "500", "503"},
+    "contacts_import_create": {"200", "400", "401", "403", "406", "413", "415", "500", "503"},
     "health_retrieve": {"200", "406", "500", "503"},
     "schema_retrieve": {"200", "406", "500"},
     "exports_download": {"200", "403", "404"},
@@ -154,6 +157,7 @@ def test_every_endpoint_is_documented_with_its_login_requirement(document):
         "contacts_exports_list": ("GET", "/api/contacts/exports"),
         "contacts_exports_retrieve": ("GET", "/api/contacts/exports/{id}"),
         "contacts_exports_destroy": ("DELETE", "/api/contacts/exports/{id}"),
+        "contacts_import_create": ("POST", "/api/contacts/import"),
         "health_retrieve": ("GET", "/api/health"),
         "schema_retrieve": ("GET", "/api/schema"),
         "exports_download": ("GET", "/media/exports/{filename}"),
@@ -348,6 +352,34 @@ def test_real_answers_of_login_refresh_logout_health_and_export_match_the_schema
     throttled = [anon.post("/api/auth/token", {"username": "boss", "password": "wrong"}) for _ in range(12)][-1]
     assert throttled.status_code == 429
     assert_answer_matches_schema(document, "POST", "/api/auth/token", throttled)
+
+
+def test_real_answers_of_the_import_match_the_schema(document, admin_api, anon, settings):
+    """The import's report (200 and 400), a refused file, a missing file, JSON, no login, no permission and a
+    body past its limit answer exactly as documented."""
+    good = csv_bytes([["姓名", "账号 ID"], ["张三", "1"]])
+    bad = csv_bytes([["姓名", "账号 ID"], ["张三", "x"]])
+    reader_only = client_for(make_user("import-reader", "contacts.view_contact"))
+
+    def send(client, content: bytes, **fields: str):
+        return client.post("/api/contacts/import", {"file": SimpleUploadedFile("a.csv", content), **fields})
+
+    settings.IMPORT_MAX_BYTES = 1024 * 1024
+    too_big = send(admin_api, b"x" * (1024 * 1024 + 64 * 1024 + 1))
+    checks = [
+        send(admin_api, good),
+        send(admin_api, good, dry_run="true"),
+        send(admin_api, bad),
+        send(admin_api, b"\x89PNG\x00"),
+        admin_api.post("/api/contacts/import", {}),
+        admin_api.post("/api/contacts/import", {"file": "x"}, format="json"),
+        send(anon, good),
+        send(reader_only, good),
+        too_big,
+    ]
+    assert [response.status_code for response in checks] == [200, 200, 400, 400, 400, 415, 401, 403, 413]
+    for response in checks:
+        assert_answer_matches_schema(document, "POST", "/api/contacts/import", response)
 
 
 def test_failures_answer_as_documented(document, admin_api, anon, monkeypatch):

@@ -303,3 +303,24 @@ def test_an_export_storage_without_what_it_needs_stops_at_start(values, message)
     result = run([sys.executable, "manage.py", "check"], clean_env(DJANGO_SECRET_KEY=LONG_SECRET, **values))
     assert result.returncode != 0
     assert f"ImproperlyConfigured: {message}" in result.stderr
+
+
+PRINT_IMPORT_LIMITS = """
+import json
+import django
+django.setup()
+from django.conf import settings as s
+print(json.dumps([s.IMPORT_MAX_BYTES, s.IMPORT_MAX_ROWS, s.IMPORT_MAX_UNCOMPRESSED_BYTES]))
+"""
+
+
+def test_import_limits_have_their_documented_defaults_and_follow_the_environment():
+    """IMPORT_MAX_BYTES 20 MiB, IMPORT_MAX_ROWS 100,000, IMPORT_MAX_UNCOMPRESSED_BYTES 512 MiB unless set."""
+    assert settings_with(PRINT_IMPORT_LIMITS, DJANGO_SECRET_KEY=LONG_SECRET) == [20 * 1024**2, 100_000, 512 * 1024**2]
+    assert settings_with(
+        PRINT_IMPORT_LIMITS,
+        DJANGO_SECRET_KEY=LONG_SECRET,
+        IMPORT_MAX_BYTES="1000",
+        IMPORT_MAX_ROWS="10",
+        IMPORT_MAX_UNCOMPRESSED_BYTES="5000",
+    ) == [1000, 10, 5000]

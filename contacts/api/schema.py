@@ -36,6 +36,7 @@ from contacts.filters import (
     DayField,
     TextParamField,
 )
+from contacts.imports.services import ERRORS_SHOWN as IMPORT_ERRORS_SHOWN
 from contacts.validators import NO_CONTROL_CHARACTERS_PATTERN
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
@@ -72,7 +73,10 @@ ERRORS: dict[int, tuple[str, str]] = {
     405: ("MethodNotAllowed", "接口不支持该请求方法。"),
     406: ("NotAcceptable", "`Accept` 要求的格式无法提供(接口只返回 JSON)。"),
     409: ("Conflict", "导出任务已结束(成功、失败或已取消),不能取消。"),
-    413: ("PayloadTooLarge", "请求体超过上限(`REQUEST_BODY_MAX_BYTES`,默认 1 MiB)。"),
+    413: (
+        "PayloadTooLarge",
+        "请求体超过上限(`REQUEST_BODY_MAX_BYTES`,默认 1 MiB;导入为 `IMPORT_MAX_BYTES` 加 64 KiB)。",
+    ),
     415: ("UnsupportedMediaType", "请求体格式不受支持(可用 JSON、表单或 multipart)。"),
     429: (
         "TooManyRequests",
@@ -139,6 +143,14 @@ OPERATIONS = {
         "取消导出任务",
         "排队中的任务立即取消;进行中的任务在几秒内停止(写文件的进程在两批记录之间检查),不留下文件。"
         "已结束的任务返回 409。",
+    ),
+    "contacts_import_create": (
+        "导入联系记录(xlsx 或 csv)",
+        "multipart 字段 `file` 上传与导出文件同样列名的 xlsx 或 csv(列的顺序、多少不限);有 `ID` 的行修改该记录给出的列,"
+        "没有 `ID` 的行新建(此时 `姓名`、`账号 ID` 必填)。全部成功才写入:有任何错误时什么都不写,400 返回同样的报告。"
+        "`dry_run=true` 只校验并报告,不写入。危险或无法读取的文件(非表格、加密或损坏的 xlsx、解压过大、XML 实体、"
+        '超过 `IMPORT_MAX_BYTES` 或 `IMPORT_MAX_ROWS`)400,`data` 为 `{"file": [原因]}`。'
+        "需要 `contacts.add_contact` 与 `contacts.change_contact` 权限。",
     ),
     "health_retrieve": ("健康检查", "数据库可用时 200,否则 503。不需登录。"),
     "schema_retrieve": ("OpenAPI 文档", "默认 JSON;`Accept: application/yaml` 时为 YAML。不需登录。"),
@@ -313,6 +325,88 @@ class ExportJobViewSetExtension(OpenApiViewExtension):
             pass
 
         return DocumentedExportJobViewSet
+
+
+def import_report_schema() -> dict[str, Any]:
+    """What an import did or would do (contacts/imports/services.py ImportReport)."""
+    count = {"type": "integer", "minimum": 0}
+    error = {
+        "type": "object",
+        "properties": {
+            "row": {"type": "integer", "minimum": 1, "description": "表格中的行号,表头为第 1 行"},
+            "column": {"type": "string", "description": "列名(与导出文件一致),或「第 N 列」"},
+            "msg": {"type": "string"},
+        },
+        "required": ["row", "column", "msg"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {
+            "created": {**count, "description": "新建的行数"},
+            "updated": {**count, "description": "有改动的行数"},
+            "unchanged": {**count, "description": "与已存数据相同、未写入的行数"},
+            "error_count": {**count, "description": "错误总数"},
+            "errors": {
+                "type": "array",
+                "maxItems": IMPORT_ERRORS_SHOWN,
+                "items": error,
+                "description": "按行排列的前 100 个错误",
+            },
+        },
+        "required": ["created", "updated", "unchanged", "error_count", "errors"],
+        "additionalProperties": False,
+    }
+
+
+def import_request_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "file": {"type": "string", "format": "binary", "description": "xlsx 或 csv(UTF-8 可带 BOM,或 GB18030)"},
+            "dry_run": {
+                "type": "string",
+                "enum": ["true", "false", "1", "0", ""],
+                "description": "true 时只校验并报告,不写入(也可放在查询字符串)",
+            },
+        },
+        "required": ["file"],
+    }
+
+
+class ContactImportViewExtension(OpenApiViewExtension):
+    """The import takes a multipart file and answers its report, on success and (as 400) on row errors."""
+
+    target_class = "contacts.api.imports.ContactImportView"
+
+    def view_replacement(self) -> type:
+        class DocumentedContactImportView(self.target_class):
+            @extend_schema(
+                operation_id="contacts_import_create",
+                tags=["contacts"],
+                request={"multipart/form-data": import_request_schema()},
+                parameters=[
+                    OpenApiParameter(
+                        "dry_run",
+                        type={"type": "string", "enum": ["true", "false", "1", "0", ""]},
+                        location=OpenApiParameter.QUERY,
+                        required=False,
+                        description="true 时只校验并报告,不写入",
+                    )
+                ],
+                responses={
+                    200: OpenApiResponse(import_report_schema(), description="全部写入(或试运行没有错误)"),
+                    400: OpenApiResponse(
+                        {"oneOf": [import_report_schema(), _field_errors_schema()]},
+                        description="有错误,什么都没有写入:`data` 为同样的报告;文件本身被拒绝"
+                        '(或参数错误)时 `data` 为 `{"file": [原因]}`。',
+                    ),
+                },
+            )
+            def post(self, request: Request) -> Response:
+                return super().post(request)
+
+        return DocumentedContactImportView
 
 
 class BearerAuthenticationScheme(SimpleJWTScheme):

@@ -3,6 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from . import views
 from .envelope import api_not_found
+from .imports import ContactImportView
 from .schema_views import DocsView, SchemaView
 
 
@@ -25,6 +26,7 @@ urlpatterns = [
     re_path(r"^health/?$", views.HealthView.as_view(), name="health"),
     re_path(r"^schema/?$", SchemaView.as_view(), name="api-schema"),
     re_path(r"^docs/?$", DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    re_path(r"^contacts/import/?$", ContactImportView.as_view(), name="contact-import"),
     *router.urls,
     re_path(r"", api_not_found),
 ]
