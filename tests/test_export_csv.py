@@ -22,18 +22,18 @@ from contacts.exports.columns import DEFAULT_COLUMNS, export_columns
 from contacts.exports.csvfile import CSV_CONTENT_TYPE, contacts_csv_write, csv_text_guard
 from contacts.exports.errors import ExportTooLarge
 from contacts.exports.storage import FILENAME_RE
+from contacts.imports.columns import cell_read
 from contacts.models import Contact, ContactExport, ReplyStatus
 
 EXPORT = "/api/contacts/export"
 JOBS = "/api/contacts/exports"
 CSV_NAME = re.compile(r"contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.csv")
 HEADER = "ID,姓名,岗位,联系方式,回复状态,是否交换微信,Worker ID,备注,联系时间,创建时间\r\n"
-# The import's half of the rule: one leading quote comes off a text cell matching this.
-IMPORT_UNGUARD = re.compile(r"^'+[=+\-@\t\r]")
 
 
 def import_unguard(text: str) -> str:
-    return text[1:] if IMPORT_UNGUARD.match(text) else text
+    """A CSV text cell as the import reads it."""
+    return cell_read("notes", text, from_csv=True)
 
 
 def local(text: str) -> dt.datetime:

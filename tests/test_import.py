@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import io
 
@@ -828,6 +829,44 @@ def test_an_edited_export_changes_exactly_the_edited_cells(import_api, exported_
     assert changes(second.pk)["contacted_at"] == local_time("2024-05-06 07:08:09")
     assert set(changes(third.pk)) == {"reply_status", "updated_at"}
     assert changes(third.pk)["reply_status"] == ReplyStatus.REPLIED
+
+
+ALL_FIELDS = "id,name,position,contact,reply_status,wechat_exchanged,worker_id,notes,contacted_at,created_at,account_id"
+
+
+def exported_csv(client) -> str:
+    payload = client.get("/api/contacts/export", {"format": "csv", "columns": ALL_FIELDS}).json()
+    return (exports_folder() / payload["data"]["filename"]).read_bytes().decode("utf-8")
+
+
+def test_a_csv_export_of_every_column_reimported_untouched_changes_nothing(import_api, exported_contacts):
+    """The CSV export's quote guard (`=1+1`, `@张三`, `-5 分`), BOM, CRLF and quoted newlines come back exactly."""
+    before = snapshot()
+    text = exported_csv(import_api)
+    assert "'=1+1" in text and "'-5 分" in text
+    response, payload = upload(import_api, text.encode("utf-8"), "contacts.csv")
+    assert (response.status_code, payload) == (200, ok(report(unchanged=3)))
+    assert snapshot() == before
+
+
+def test_an_edited_csv_export_changes_exactly_the_edited_cells(import_api, exported_contacts):
+    """A CSV export edited as text and saved in GB18030, as Chinese Excel does, changes only the edited cell."""
+    before = {row[0]: row for row in snapshot()}
+    rows = list(csv.reader(io.StringIO(exported_csv(import_api).removeprefix("\ufeff"), newline="")))
+    header = rows[0]
+    first = exported_contacts[0]
+    edited = next(row for row in rows[1:] if row[0] == str(first.pk))
+    edited[header.index("备注")] = "'=改过"  # guarded as the export guards it: the stored text is `=改过`
+    out = io.StringIO(newline="")
+    csv.writer(out, lineterminator="\r\n").writerows(rows)
+    response, payload = upload(import_api, out.getvalue().encode("gb18030"), "contacts.csv")
+    assert (response.status_code, payload) == (200, ok(report(updated=1, unchanged=2)))
+    after = {row[0]: row for row in snapshot()}
+    columns = [field.attname for field in Contact._meta.concrete_fields]
+    changed = {name for i, name in enumerate(columns) if before[first.pk][i] != after[first.pk][i]}
+    assert changed == {"notes", "updated_at"}
+    assert Contact.objects.get(pk=first.pk).notes == "=改过"
+    assert all(before[pk] == after[pk] for pk in before if pk != first.pk)
 
 
 def test_a_contact_moved_out_of_scope_by_someone_else_is_not_found(scoped_api):

@@ -33,6 +33,12 @@ def csv_text_guard(text: str) -> str:
     return "'" + text if _GUARDED.match(text) else text
 
 
+def csv_text_unguard(text: str) -> str:
+    """The inverse of csv_text_guard, which the import applies to a CSV's text: one leading `'` off text
+    matching `^'+[=+\\-@\\t\\r]`, so that guarding then unguarding gives back any text."""
+    return text[1:] if text.startswith("'") and _GUARDED.match(text) else text
+
+
 class _Utf8Sink:
     """What csv.writer writes to: each row's text, encoded, into the binary target."""
 

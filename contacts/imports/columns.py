@@ -12,16 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from contacts.exports.workbook import COLUMNS
+from contacts.exports.columns import ALL_COLUMNS
+from contacts.exports.csvfile import csv_text_unguard
 
-# The one column the export writes only when asked for (`columns=...,account_id`).
-ACCOUNT_ID_HEADER = "账号 ID"
-FIELD_BY_HEADER: dict[str, str] = {title: name for title, name, _ in COLUMNS} | {ACCOUNT_ID_HEADER: "account_id"}
-HEADER_BY_FIELD: dict[str, str] = {name: title for title, name in FIELD_BY_HEADER.items()}
-KIND_BY_FIELD: dict[str, str] = {name: kind for _, name, kind in COLUMNS} | {"account_id": "number"}
+FIELD_BY_HEADER: dict[str, str] = {column.header: column.field for column in ALL_COLUMNS}
+HEADER_BY_FIELD: dict[str, str] = {column.field: column.header for column in ALL_COLUMNS}
+KIND_BY_FIELD: dict[str, str] = {column.field: column.kind for column in ALL_COLUMNS}
 
-# The CSV export puts one `'` before text a spreadsheet would evaluate (`^'*[=+\-@\t\r]`): one comes off.
-CSV_QUOTED_RE = re.compile(r"^'+[=+\-@\t\r]")
 DIGITS_RE = re.compile(r"[0-9]+")
 DATETIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d")
 TRUE_TEXTS = frozenset({"是", "true", "1"})
@@ -109,9 +106,7 @@ def _text(raw: Any, *, from_csv: bool) -> str:
     if isinstance(raw, dt.date | dt.time | dt.timedelta):
         return str(raw)
     text = str(raw)
-    if from_csv and CSV_QUOTED_RE.match(text):
-        return text[1:]
-    return text
+    return csv_text_unguard(text) if from_csv else text
 
 
 def _whole_number(raw: Any) -> int | None:
