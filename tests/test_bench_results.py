@@ -55,5 +55,6 @@ def test_report_renders_a_cited_run_in_markdown(name: str):
         assert "| import | rows | file MB | seconds | rows/s | read / check / write s |" in printed
         return
     assert printed.startswith(f"# Benchmark {result.stem}\n\nCommit `{run['commit']}` ({run['subject']})")
-    assert "| case | matched rows | SQLite rps (% of ceiling) |" in printed
+    first_backend = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[next(iter(run["backends"]))]
+    assert f"| case | matched rows | {first_backend} rps (% of ceiling) |" in printed
     assert f"## Query plans\n\nPlans of commit `{run['commit']}`" in printed
