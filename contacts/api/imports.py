@@ -2,7 +2,6 @@
 
 from rest_framework import exceptions
 from rest_framework.parsers import MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -11,9 +10,8 @@ from contacts.imports.errors import ImportFileRefused
 from contacts.imports.services import contacts_import
 
 from .envelope import envelope
-from .permissions import _method_offered
+from .permissions import CanImportContacts
 
-IMPORT_PERMISSIONS = ("contacts.add_contact", "contacts.change_contact")
 NO_FILE_MSG = "请用 multipart/form-data 的 file 字段上传 xlsx 或 csv 文件"
 DRY_RUN_MSG = "应为 true 或 false"
 FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
@@ -21,15 +19,6 @@ FLAGS = {"true": True, "1": True, "false": False, "0": False, "": False}
 
 def import_failed_msg(error_count: int) -> str:
     return f"导入未执行:{error_count} 处错误,没有写入任何记录"
-
-
-class CanImportContacts(BasePermission):
-    """An import creates and changes contacts: `add_contact` and `change_contact`."""
-
-    def has_permission(self, request: Request, view: APIView) -> bool:
-        _method_offered(request, view)
-        user = request.user
-        return bool(user and user.is_authenticated and user.has_perms(IMPORT_PERMISSIONS))
 
 
 class ContactImportView(APIView):

@@ -51,3 +51,15 @@ class CanRunExportJobs(BasePermission):
         _method_offered(request, view)
         user = request.user
         return bool(user and user.is_authenticated and user.has_perms(EXPORT_PERMISSIONS))
+
+
+IMPORT_PERMISSIONS = ("contacts.add_contact", "contacts.change_contact")
+
+
+class CanImportContacts(BasePermission):
+    """An import creates and changes contacts: `add_contact` and `change_contact`."""
+
+    def has_permission(self, request: Request, view: APIView) -> bool:
+        _method_offered(request, view)
+        user = request.user
+        return bool(user and user.is_authenticated and user.has_perms(IMPORT_PERMISSIONS))
