@@ -9,8 +9,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import openpyxl
+from factories import local_time, make_contact
 
 from contacts.imports.reading import CFB_MAGIC
+from contacts.models import Contact, ReplyStatus
 
 HEADER = ["ID", "姓名", "岗位", "联系方式", "回复状态", "是否交换微信", "Worker ID", "备注", "联系时间", "创建时间"]
 BILLION_LAUGHS_DTD = (
@@ -153,3 +155,30 @@ def deep_nesting(depth: int) -> bytes:
     return workbook_with(
         "xl/worksheets/sheet1.xml", b"</sheetData>", b"</sheetData>" + b"<x>" * levels + b"</x>" * levels
     )
+
+
+def round_trip_contacts() -> list[Contact]:
+    """Contacts for the export-and-import round trips: times to the microsecond, an empty contact time,
+    formula-like text, a phone number and a newline, both statuses, two accounts."""
+    return [
+        make_contact(
+            name="张三",
+            contact="13800138000",
+            notes="沟通顺畅",
+            contacted_at=local_time("2024-03-01 10:15:30.123456"),
+            created_at=local_time("2024-03-01 09:00:00.999999"),
+        ),
+        make_contact(
+            name="李四",
+            position="",
+            contact="=1+1",
+            notes="@张三 跟进\n第二行",
+            reply_status=ReplyStatus.REPLIED,
+            wechat_exchanged=True,
+            account_id=2,
+            created_at=local_time("2024-03-02 09:00:00.5"),
+        ),
+        make_contact(
+            name="王五", worker_id="", notes="-5 分", contacted_at=None, created_at=local_time("2024-03-03 09:00:00")
+        ),
+    ]

@@ -25,6 +25,7 @@ from import_support import (
     csv_bytes,
     deep_nesting,
     encrypted_xlsx,
+    round_trip_contacts,
     style_flood,
     xlsx,
     zip_bomb,
@@ -749,29 +750,7 @@ def test_a_large_import_refreshes_the_planners_statistics(import_api, monkeypatc
 
 @pytest.fixture
 def exported_contacts(db) -> list[Contact]:
-    """Contacts with times to the microsecond, empty and formula-like text, both statuses."""
-    return [
-        make_contact(
-            name="张三",
-            contact="13800138000",
-            notes="沟通顺畅",
-            contacted_at=local_time("2024-03-01 10:15:30.123456"),
-            created_at=local_time("2024-03-01 09:00:00.999999"),
-        ),
-        make_contact(
-            name="李四",
-            position="",
-            contact="=1+1",
-            notes="@张三 跟进\n第二行",
-            reply_status=ReplyStatus.REPLIED,
-            wechat_exchanged=True,
-            account_id=2,
-            created_at=local_time("2024-03-02 09:00:00.5"),
-        ),
-        make_contact(
-            name="王五", worker_id="", notes="-5 分", contacted_at=None, created_at=local_time("2024-03-03 09:00:00")
-        ),
-    ]
+    return round_trip_contacts()
 
 
 def exported_workbook(client) -> openpyxl.Workbook:

@@ -19,7 +19,8 @@ import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from export_support import exports_folder
-from factories import client_for, local_time, make_contact, make_user
+from factories import client_for, local_time, make_user
+from import_support import round_trip_contacts
 from services import require_service
 
 from contacts.models import Contact, ReplyStatus
@@ -68,26 +69,7 @@ def office_api(db):
 
 @pytest.fixture
 def contacts(db) -> list[Contact]:
-    """Times to the microsecond, an empty contact time, formula-like text, a phone number, a newline."""
-    return [
-        make_contact(
-            name="张三",
-            contact="13800138000",
-            notes="沟通顺畅",
-            contacted_at=local_time("2024-03-01 10:15:30.123456"),
-            created_at=local_time("2024-03-01 09:00:00.999999"),
-        ),
-        make_contact(
-            name="李四",
-            contact="=1+1",
-            notes="@张三 跟进\n第二行",
-            reply_status=ReplyStatus.REPLIED,
-            wechat_exchanged=True,
-            account_id=2,
-            created_at=local_time("2024-03-02 09:00:00.5"),
-        ),
-        make_contact(name="王五", notes="-5 分", contacted_at=None, created_at=local_time("2024-03-03 09:00:00")),
-    ]
+    return round_trip_contacts()
 
 
 def export_bytes(client) -> bytes:
