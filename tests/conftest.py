@@ -46,6 +46,17 @@ def api(reader) -> APIClient:
 
 
 @pytest.fixture
+def exporter(db) -> User:
+    """A user who may read and export every account's contacts."""
+    return make_user("exporter", "contacts.view_contact", "contacts.view_all_contacts", "contacts.export_contact")
+
+
+@pytest.fixture
+def export_api(exporter) -> APIClient:
+    return client_for(exporter)
+
+
+@pytest.fixture
 def admin_user(db) -> User:
     return User.objects.create_superuser(username="boss", password=PASSWORD)
 

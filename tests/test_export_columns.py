@@ -6,7 +6,7 @@ import pytest
 from celery import current_app
 from django.test import Client
 from export_support import exports_folder, workbook
-from factories import client_for, local_time, make_contact, make_user
+from factories import local_time, make_contact, make_user
 from openpyxl.utils import get_column_letter
 
 from contacts.exports.columns import ALL_COLUMNS, DEFAULT_COLUMNS
@@ -19,16 +19,6 @@ NAMES = (
     "id, name, position, contact, reply_status, wechat_exchanged, worker_id, notes, contacted_at, created_at, "
     "account_id"
 )
-
-
-@pytest.fixture
-def exporter(db):
-    return make_user("exporter", "contacts.view_contact", "contacts.view_all_contacts", "contacts.export_contact")
-
-
-@pytest.fixture
-def export_api(exporter):
-    return client_for(exporter)
 
 
 @pytest.fixture

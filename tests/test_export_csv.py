@@ -12,7 +12,6 @@ from django.db import DatabaseError
 from django.test import Client
 from django.utils import timezone
 from export_support import exports_folder, folder_names
-from factories import client_for, make_user
 from hypothesis import given
 from hypothesis import strategies as st
 from served import call, login, prepare_database, served, service_env, suite_database
@@ -38,16 +37,6 @@ def import_unguard(text: str) -> str:
 
 def local(text: str) -> dt.datetime:
     return timezone.make_aware(dt.datetime.fromisoformat(text))
-
-
-@pytest.fixture
-def exporter(db):
-    return make_user("exporter", "contacts.view_contact", "contacts.view_all_contacts", "contacts.export_contact")
-
-
-@pytest.fixture
-def export_api(exporter):
-    return client_for(exporter)
 
 
 @pytest.fixture
