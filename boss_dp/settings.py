@@ -10,6 +10,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from boss_dp.rates import rate_parse
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -23,6 +25,16 @@ def _str(name: str, default: str) -> str:
 
 def _csv(name: str, default: str) -> list[str]:
     return [item.strip() for item in _str(name, default).split(",") if item.strip()]
+
+
+def _rate(name: str, default: str) -> str:
+    """A throttle rate, checked at start-up rather than at the first login."""
+    rate = _str(name, default)
+    try:
+        rate_parse(rate)
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+    return rate
 
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
@@ -189,8 +201,8 @@ REST_FRAMEWORK = {
     "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S",
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_THROTTLE_RATES": {
-        "login_address": _str("LOGIN_RATE_PER_ADDRESS", "10/min"),
-        "login_username": _str("LOGIN_RATE_PER_USERNAME", "10/min"),
+        "login_address": _rate("LOGIN_RATE_PER_ADDRESS", "10/min"),
+        "login_username": _rate("LOGIN_RATE_PER_USERNAME", "10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DEFAULT_SCHEMA_CLASS": "contacts.api.schema.EnvelopeAutoSchema",

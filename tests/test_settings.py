@@ -324,3 +324,32 @@ def test_import_limits_have_their_documented_defaults_and_follow_the_environment
         IMPORT_MAX_ROWS="10",
         IMPORT_MAX_UNCOMPRESSED_BYTES="5000",
     ) == [1000, 10, 5000]
+
+
+@pytest.mark.parametrize("rate", ["10/minute", "1/5s", "100/day"])
+def test_a_login_rate_takes_drf_units_and_windows_of_several_units(rate):
+    """`LOGIN_RATE_PER_ADDRESS=1/5s` is one attempt in five seconds; DRF's own spellings still work."""
+    assert settings_with(
+        "import django\ndjango.setup()\nfrom django.conf import settings as s\nimport json\n"
+        'print(json.dumps(s.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]))',
+        DJANGO_SECRET_KEY=LONG_SECRET,
+        LOGIN_RATE_PER_ADDRESS=rate,
+    ) == {"login_address": rate, "login_username": "10/min"}
+
+
+@pytest.mark.parametrize(
+    ("rate", "reason"),
+    [
+        ("ten/min", "is not a rate such as 10/min or 1/5s"),
+        ("5/fortnight", "is not a rate such as 10/min or 1/5s"),
+        ("1/0s", "has an empty window"),
+    ],
+)
+def test_a_login_rate_that_means_nothing_stops_at_start(rate, reason):
+    """A rate the throttle could not read stops manage.py at once, instead of failing the first login."""
+    result = run(
+        [sys.executable, "manage.py", "check"],
+        clean_env(DJANGO_SECRET_KEY=LONG_SECRET, LOGIN_RATE_PER_USERNAME=rate),
+    )
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: LOGIN_RATE_PER_USERNAME: {rate!r} {reason}" in result.stderr

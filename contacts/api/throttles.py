@@ -16,12 +16,21 @@ from typing import TYPE_CHECKING
 from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
+from boss_dp.rates import rate_parse
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
     from rest_framework.views import APIView
 
 
-class LoginAddressThrottle(SimpleRateThrottle):
+class WindowRateThrottle(SimpleRateThrottle):
+    """DRF's rates, and windows of several units too (`boss_dp.rates`): "10/min", "1/5s"."""
+
+    def parse_rate(self, rate: str | None) -> tuple[int | None, int | None]:
+        return (None, None) if rate is None else rate_parse(rate)
+
+
+class LoginAddressThrottle(WindowRateThrottle):
     """Attempts per client address; X-Forwarded-For counts only through TRUSTED_PROXY_COUNT proxies."""
 
     scope = "login_address"
@@ -30,7 +39,7 @@ class LoginAddressThrottle(SimpleRateThrottle):
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
-class LoginUsernameThrottle(SimpleRateThrottle):
+class LoginUsernameThrottle(WindowRateThrottle):
     """Attempts per username, whatever address they come from (password guessing from many hosts)."""
 
     scope = "login_username"
