@@ -95,7 +95,8 @@ def test_debug_off_without_a_secret_key_stops_at_start_with_a_clear_message(tmp_
     """
     (tmp_path / "boss_dp").mkdir()
     (tmp_path / "boss_dp" / "__init__.py").write_text("")
-    shutil.copy(REPO / "boss_dp" / "settings.py", tmp_path / "boss_dp" / "settings.py")
+    for module in ("settings.py", "rates.py"):
+        shutil.copy(REPO / "boss_dp" / module, tmp_path / "boss_dp" / module)
     env = clean_env(DJANGO_DEBUG="0", PYTHONPATH=str(tmp_path))
     result = run([sys.executable, "-c", "import boss_dp.settings"], env, cwd=tmp_path)
     assert result.returncode != 0
