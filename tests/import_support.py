@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
+import shutil
+import subprocess
 import zipfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -14,6 +18,7 @@ from factories import local_time, make_contact
 from contacts.imports.reading import CFB_MAGIC
 from contacts.models import Contact, ReplyStatus
 
+SOFFICE = os.environ.get("TEST_SOFFICE") or "soffice"
 HEADER = ["ID", "姓名", "岗位", "联系方式", "回复状态", "是否交换微信", "Worker ID", "备注", "联系时间", "创建时间"]
 BILLION_LAUGHS_DTD = (
     '<!DOCTYPE lolz [<!ENTITY lol "lol">'
@@ -182,3 +187,22 @@ def round_trip_contacts() -> list[Contact]:
             name="王五", worker_id="", notes="-5 分", contacted_at=None, created_at=local_time("2024-03-03 09:00:00")
         ),
     ]
+
+
+def soffice_problem() -> str | None:
+    return None if shutil.which(SOFFICE) else f"no `{SOFFICE}` program on PATH (TEST_SOFFICE)"
+
+
+def saved_by_libreoffice(content: bytes, tmp_path: Path) -> bytes:
+    """`content` (an xlsx) loaded and saved again by LibreOffice Calc."""
+    source = tmp_path / "in" / "contacts.xlsx"
+    source.parent.mkdir(parents=True, exist_ok=True)
+    source.write_bytes(content)
+    out = tmp_path / "out"
+    profile = (tmp_path / "lo-profile").as_uri()
+    subprocess.run(
+        [SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", "xlsx",
+         "--outdir", str(out), str(source)],
+        check=True, capture_output=True, timeout=180,
+    )  # fmt: skip
+    return (out / "contacts.xlsx").read_bytes()

@@ -10,43 +10,18 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import openpyxl
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from export_support import exports_folder
 from factories import client_for, local_time, make_user
-from import_support import round_trip_contacts
+from import_support import round_trip_contacts, saved_by_libreoffice, soffice_problem
 from services import require_service
 
 from contacts.models import Contact, ReplyStatus
 
 pytestmark = pytest.mark.slow
-
-SOFFICE = os.environ.get("TEST_SOFFICE") or "soffice"
-
-
-def soffice_problem() -> str | None:
-    return None if shutil.which(SOFFICE) else f"no `{SOFFICE}` program on PATH (TEST_SOFFICE)"
-
-
-def saved_by_libreoffice(content: bytes, tmp_path: Path) -> bytes:
-    """`content` (an xlsx) loaded and saved again by LibreOffice Calc."""
-    source = tmp_path / "in" / "contacts.xlsx"
-    source.parent.mkdir(parents=True, exist_ok=True)
-    source.write_bytes(content)
-    out = tmp_path / "out"
-    profile = (tmp_path / "lo-profile").as_uri()
-    subprocess.run(
-        [SOFFICE, f"-env:UserInstallation={profile}", "--headless", "--norestore", "--convert-to", "xlsx",
-         "--outdir", str(out), str(source)],
-        check=True, capture_output=True, timeout=180,
-    )  # fmt: skip
-    return (out / "contacts.xlsx").read_bytes()
 
 
 @pytest.fixture

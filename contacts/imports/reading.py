@@ -25,9 +25,15 @@ from xml.parsers import expat
 from defusedxml.common import DefusedXmlException
 from django.conf import settings
 from lxml.etree import XMLSyntaxError
-from openpyxl import load_workbook
+from openpyxl.packaging.relationship import get_dependents, get_rels_path
+from openpyxl.reader.excel import ExcelReader
+from openpyxl.worksheet._read_only import ReadOnlyWorksheet
+from openpyxl.worksheet._reader import DATA_TAG, DIMENSION_TAG, WorkSheetParser
+from openpyxl.worksheet.dimensions import SheetDimension
+from openpyxl.xml.functions import iterparse
 
 from .errors import ImportFileRefused
+from .sheet_rows import SheetRefused, SheetUnusual, sheet_rows_fast
 
 ZIP_MAGIC = b"PK\x03\x04"
 # Compound File Binary: what Excel writes for a password-protected xlsx (and for the old .xls).
@@ -123,49 +129,58 @@ class _XmlGuard:
 
     def __init__(self, budget: int) -> None:
         self.budget = budget
-        self.stack: list[list[int]] = []  # per open element: [children so far, children allowed]
-
-    def start(self, name: str, attrs: Any) -> None:
-        self.budget -= 1
-        if self.budget < 0 or len(self.stack) >= XML_MAX_DEPTH:
-            raise ImportFileRefused(TOO_COMPLEX_MSG)
-        if self.stack:
-            parent = self.stack[-1]
-            parent[0] += 1
-            if parent[0] > parent[1]:
-                raise ImportFileRefused(TOO_COMPLEX_MSG)
-        self.stack.append([0, _children_allowed(name.rpartition(":")[2])])
-
-    def end(self, name: str) -> None:
-        self.stack.pop()
 
     def declaration(self, *args: Any) -> None:
         raise ImportFileRefused(ENTITIES_MSG)
 
     def check(self, stream: IO[bytes]) -> None:
         parser = expat.ParserCreate()
-        parser.StartElementHandler = self.start
-        parser.EndElementHandler = self.end
+        parser.StartElementHandler, parser.EndElementHandler, remaining = self._handlers()
         parser.StartDoctypeDeclHandler = self.declaration
         parser.EntityDeclHandler = self.declaration
         parser.ExternalEntityRefHandler = self.declaration
-        self.stack = []
         try:
             while chunk := stream.read(XML_CHUNK_BYTES):
                 parser.Parse(chunk, False)
             parser.Parse(b"", True)
         except expat.ExpatError:
             raise ImportFileRefused(CORRUPT_MSG) from None
+        self.budget = remaining()
 
+    def _handlers(self) -> tuple[Any, Any, Any]:
+        """expat's start and end handlers, their state in their closure (they run for every element), and
+        what is left of the budget."""
+        allowed_by_tag = {
+            "sheetData": SHEET_MAX_ROW,
+            "row": XML_CELLS_PER_ROW,
+            # the shared strings: at most one per cell of the 11 columns an import reads
+            "sst": XML_STRINGS_PER_ROW * settings.IMPORT_MAX_ROWS + XML_MAX_CHILDREN,
+        }
+        # Per open element, by depth (1 is the root): its children so far, and how many it may have.
+        children = [0] * (XML_MAX_DEPTH + 1)
+        allowed = [0] * (XML_MAX_DEPTH + 1)
+        depth = 0
+        budget = self.budget
 
-def _children_allowed(tag: str) -> int:
-    if tag == "sheetData":
-        return SHEET_MAX_ROW
-    if tag == "row":
-        return XML_CELLS_PER_ROW
-    if tag == "sst":  # the shared strings: at most one per cell of the 11 columns an import reads
-        return XML_STRINGS_PER_ROW * settings.IMPORT_MAX_ROWS + XML_MAX_CHILDREN
-    return XML_MAX_CHILDREN
+        def start(name: str, attrs: Any) -> None:
+            nonlocal depth, budget
+            budget -= 1
+            if budget < 0 or depth >= XML_MAX_DEPTH:
+                raise ImportFileRefused(TOO_COMPLEX_MSG)
+            if depth:
+                count = children[depth] + 1
+                if count > allowed[depth]:
+                    raise ImportFileRefused(TOO_COMPLEX_MSG)
+                children[depth] = count
+            depth += 1
+            children[depth] = 0
+            allowed[depth] = allowed_by_tag.get(name.rpartition(":")[2] if ":" in name else name, XML_MAX_CHILDREN)
+
+        def end(name: str) -> None:
+            nonlocal depth
+            depth -= 1
+
+        return start, end, lambda: budget
 
 
 def _xml_check(file: IO[bytes], members: list[zipfile.ZipInfo]) -> None:
@@ -210,7 +225,9 @@ def _xlsx_table(file: IO[bytes]) -> Iterator[Table]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # openpyxl warns of styles and extensions it leaves out
-            workbook = load_workbook(file, read_only=True, data_only=False, keep_links=False, rich_text=False)
+            reader = _WorkbookReader(file, read_only=True, data_only=False, keep_links=False, rich_text=False)
+            reader.read()
+            workbook = reader.wb
     except Exception as error:  # openpyxl fails on broken parts with many kinds of error: all are the file's
         raise _refusal(error) from None
     try:
@@ -220,10 +237,84 @@ def _xlsx_table(file: IO[bytes]) -> Iterator[Table]:
         header = _xlsx_read(lambda: next(sheet.iter_rows(min_row=1, max_row=1, values_only=True), ()))
         if _is_empty(header):
             raise ImportFileRefused(EMPTY_MSG)
-        cells = sheet.iter_rows(min_row=2, max_col=len(header), values_only=True)
-        yield Table(header=header, rows=_data_rows(_xlsx_rows(cells)), from_csv=False)
+        yield Table(header=header, rows=_data_rows(_sheet_rows(sheet, len(header))), from_csv=False)
     finally:
         workbook.close()
+
+
+class _Sheet(ReadOnlyWorksheet):
+    """openpyxl's read-only sheet, sized from the XML before its rows only.
+
+    openpyxl reads a sheet to the end of its rows when no `dimension` comes before them (as in the files it
+    writes itself): 6 s of a 100,000-row import. The size is reset before any row is read anyway; a
+    `dimension` before the rows is still read, so that a broken one is refused as openpyxl refuses it.
+    """
+
+    def _get_size(self) -> None:
+        with self._get_source() as source:
+            for event, element in iterparse(source, events=("start", "end")):
+                if event == "start":
+                    if element.tag == DATA_TAG:
+                        return
+                elif element.tag == DIMENSION_TAG:
+                    boundaries = SheetDimension.from_tree(element).boundaries
+                    self._min_column, self._min_row, self._max_column, self._max_row = boundaries
+                    return
+                else:
+                    element.clear()
+
+
+class _WorkbookReader(ExcelReader):
+    """openpyxl's reader of a read-only workbook (`load_workbook`), its sheets made as _Sheet."""
+
+    def read_worksheets(self) -> None:
+        # ExcelReader.read_worksheets as it reads a read-only workbook.
+        for sheet, rel in self.parser.find_sheets():
+            if rel.target not in self.valid_files:
+                continue
+            if "chartsheet" in rel.Type:
+                self.read_chartsheet(sheet, rel)
+                continue
+            rels_path = get_rels_path(rel.target)
+            if rels_path in self.valid_files:
+                get_dependents(self.archive, rels_path)
+            worksheet = _Sheet(self.wb, sheet.name, rel.target, self.shared_strings)
+            worksheet.sheet_state = sheet.state
+            self.wb._sheets.append(worksheet)
+
+
+def _sheet_rows(sheet: _Sheet, width: int) -> Iterator[tuple[int, Sequence[Any]]]:
+    """The rows below the header, `width` cells each, numbered: read by sheet_rows_fast, a fast path that
+    answers what openpyxl's `iter_rows` answers (bench/README.md, Import), and by openpyxl from a row it
+    leaves to it."""
+    workbook = sheet.parent
+    reader = WorkSheetParser(
+        None,
+        sheet._shared_strings,
+        data_only=workbook.data_only,
+        epoch=workbook.epoch,
+        date_formats=workbook._date_formats,
+        timedelta_formats=workbook._timedelta_formats,
+    )
+    last = 1
+    try:
+        for number, values in sheet_rows_fast(sheet._get_source, reader=reader, width=width):
+            last = number
+            yield number, values
+        return
+    except SheetUnusual:
+        pass
+    except SheetRefused:
+        raise ImportFileRefused(ENTITIES_MSG) from None
+    except Exception as error:
+        raise _refusal(error) from None
+    # openpyxl reads a sheet's size to the end of its rows (the rows may hold a `dimension` it refuses).
+    _xlsx_read(lambda: ReadOnlyWorksheet._get_size(sheet))
+    sheet.reset_dimensions()
+    cells = sheet.iter_rows(min_row=2, max_col=width, values_only=True)
+    for number, values in _xlsx_rows(cells):
+        if number > last:
+            yield number, values
 
 
 def _data_sheet(workbook: Any) -> Any:
