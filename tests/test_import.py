@@ -338,6 +338,17 @@ def test_an_update_cannot_empty_a_required_field(import_api):
     )
 
 
+def test_an_update_can_empty_an_optional_field_of_every_row(import_api):
+    """Empty 联系时间 and 备注 cells empty those fields, in every row of a batch; the other fields stay."""
+    first = make_contact(name="张三", notes="旧备注", contacted_at=local_time("2024-03-01 10:00:00"))
+    second = make_contact(name="李四", notes="", contacted_at=local_time("2024-03-02 10:00:00"))
+    content = xlsx([["ID", "联系时间", "备注"], [first.pk, None, None], [second.pk, None, ""]])
+    response, payload = upload(import_api, content)
+    assert (response.status_code, payload) == (200, ok(report(updated=2)))
+    stored = Contact.objects.order_by("id").values_list("name", "contacted_at", "notes")
+    assert list(stored) == [("张三", None, ""), ("李四", None, "")]
+
+
 def test_one_bad_row_writes_nothing_at_all(import_api):
     """All or nothing: the good rows' creates and updates are not written; the report counts them."""
     contact = make_contact(name="张三")

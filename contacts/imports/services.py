@@ -321,7 +321,7 @@ def _rows_write(creates: list[Contact], updates: list[tuple[Contact, set[str]]],
             changed |= names
         contacts = [contact for contact, _ in batch]
         if postgresql:
-            _update_from_values(contacts, [*sorted(changed), "updated_at"])
+            _update_from_arrays(contacts, [*sorted(changed), "updated_at"])
         else:
             Contact.objects.bulk_update(contacts, [*sorted(changed), "updated_at"])
         done += len(batch)
@@ -343,22 +343,24 @@ def _insert_by_copy(contacts: Sequence[Contact]) -> None:
             copy.write_row([field.get_db_prep_save(field.pre_save(contact, True), connection) for field in fields])
 
 
-def _update_from_values(contacts: Sequence[Contact], names: list[str]) -> None:
-    """PostgreSQL: one `UPDATE … FROM (VALUES …)` for the batch. bulk_update's CASE WHEN took 2 to 3 times
-    as long for 20,000 rows (bench/README.md, Import)."""
+def _update_from_arrays(contacts: Sequence[Contact], names: list[str]) -> None:
+    """PostgreSQL: one `UPDATE … FROM unnest(…)` for the batch, each column's values one array parameter.
+    bulk_update's CASE WHEN took 2 to 3 times as long for 20,000 rows; a `VALUES` list of one parameter per
+    value made every statement one of 4,000 parameters, parsed anew on both sides (bench/README.md, Import)."""
     fields = [Contact._meta.get_field(name) for name in names]
     quote = connection.ops.quote_name
     pk = quote(Contact._meta.pk.column)
     columns = [pk, *(quote(field.column) for field in fields)]
-    row = "(" + ", ".join(["%s::bigint", *(f"%s::{field.db_type(connection)}" for field in fields)]) + ")"
+    arrays = ", ".join(["%s::bigint[]", *(f"%s::{field.db_type(connection)}[]" for field in fields)])
     assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-    # The model's own quoted names and casts; every value is a bound parameter.
+    # The model's own quoted names and casts; every value is in a bound array.
     table = quote(Contact._meta.db_table)
-    rows = ", ".join([row] * len(contacts))
-    sql = f"UPDATE {table} AS t SET {assignments} FROM (VALUES {rows}) AS v({', '.join(columns)}) WHERE t.{pk} = v.{pk}"  # noqa: S608
-    params: list[Any] = []
-    for contact in contacts:
-        params.append(contact.pk)
-        params.extend(field.get_db_prep_save(getattr(contact, field.attname), connection) for field in fields)
+    values = f"unnest({arrays}) AS v({', '.join(columns)})"
+    sql = f"UPDATE {table} AS t SET {assignments} FROM {values} WHERE t.{pk} = v.{pk}"  # noqa: S608
+    params = [[contact.pk for contact in contacts]]
+    params.extend(
+        [field.get_db_prep_save(getattr(contact, field.attname), connection) for contact in contacts]
+        for field in fields
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
