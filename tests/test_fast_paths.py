@@ -1,6 +1,8 @@
 """Hand-written fast paths answer exactly what the generic code they replace answers."""
 
 import datetime as dt
+import sys
+import unicodedata
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
@@ -16,6 +18,7 @@ from contacts.backends import OneQueryModelBackend, user_get_with_permissions
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact
 from contacts.scoping import accounts_assign, contact_accounts_of
+from contacts.validators import has_control_character
 
 pytestmark = pytest.mark.django_db
 
@@ -154,3 +157,13 @@ def test_the_filter_form_class_is_built_once_and_still_validates_each_request():
     assert good.is_valid() and not bad.is_valid()
     assert list(bad.errors) == ["reply_status"]
     assert good.form.cleaned_data["reply_status"] == "已回复"
+
+
+def test_control_characters_are_unicodes_category_cc_but_tabs_and_line_breaks():
+    """The validators' pattern finds exactly the characters of category Cc other than tab, LF and CR, on every
+    code point."""
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        expected = unicodedata.category(char) == "Cc" and char not in "\t\n\r"
+        assert has_control_character(f"ab{char}c") is expected, hex(code)
+
