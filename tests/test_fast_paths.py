@@ -16,6 +16,8 @@ from rest_framework import serializers
 from contacts.api.serializers import ContactSerializer
 from contacts.backends import OneQueryModelBackend, user_get_with_permissions
 from contacts.filters import ContactFilterSet
+from contacts.imports import columns
+from contacts.imports.columns import DATETIME_FORMATS, DATETIME_MSG
 from contacts.models import Contact
 from contacts.scoping import accounts_assign, contact_accounts_of
 from contacts.validators import has_control_character
@@ -167,3 +169,43 @@ def test_control_characters_are_unicodes_category_cc_but_tabs_and_line_breaks():
         expected = unicodedata.category(char) == "Cc" and char not in "\t\n\r"
         assert has_control_character(f"ab{char}c") is expected, hex(code)
 
+
+def strptime_read(text: str) -> dt.datetime | str:
+    """How the import read a time before its shortcut for the export's format: the formats in turn, then ISO."""
+    for pattern in DATETIME_FORMATS:
+        try:
+            return dt.datetime.strptime(text, pattern)
+        except ValueError:
+            continue
+    try:
+        return dt.datetime.fromisoformat(text)
+    except ValueError:
+        return DATETIME_MSG
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2024-03-01 10:15:30",
+        "2024-02-29 23:59:59",
+        "2023-02-29 10:00:00",
+        "2024-13-01 00:00:00",
+        "2024-00-10 00:00:00",
+        "2024-01-00 00:00:00",
+        "2024-04-31 00:00:00",
+        "2024-01-01 24:00:00",
+        "2024-01-01 23:60:00",
+        "2024-01-01 23:59:60",
+        "2024-01-01 23:59:61",
+        "0000-01-01 00:00:00",
+        "0001-01-01 00:00:00",
+        "9999-12-31 23:59:59",
+    ],
+)
+def test_the_exports_time_format_is_read_as_strptime_reads_it(text):
+    """A time in the export's own format (the import's shortcut) reads as the formats read it, or fails alike."""
+    try:
+        read = columns.cell_read("contacted_at", text, from_csv=True)
+    except columns.CellError as error:
+        read = error.message
+    assert read == strptime_read(text)
