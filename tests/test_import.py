@@ -34,7 +34,7 @@ from import_support import (
     zip_with,
 )
 
-from contacts.imports import reading, services
+from contacts.imports import reading, services, writing
 from contacts.models import Contact, ContactTally, GroupAccount, ReplyStatus, UserAccount
 
 pytestmark = pytest.mark.django_db
@@ -360,6 +360,29 @@ def test_one_bad_row_writes_nothing_at_all(import_api):
         failed(report(created=1, updated=1, errors=[(4, "账号 ID", "应为正整数")])),
     )
     assert snapshot() == before
+
+
+def test_batches_written_before_a_failing_row_are_rolled_back_with_it(import_api, monkeypatch):
+    """PostgreSQL writes each batch of checked rows while the next are checked; a later failing row takes
+    them back: nothing stays written, the tallies are untouched. SQLite writes nothing before the end."""
+    monkeypatch.setattr(writing, "BATCH_SIZE", 2)
+    batches = []
+    write = writing._insert_from_arrays
+    monkeypatch.setattr(writing, "_insert_from_arrays", lambda *args: batches.append(1) or write(*args))
+    contact = make_contact(name="张三")
+    before, tallies_before = snapshot(), tallies()
+    content = xlsx(
+        [["ID", "姓名", "账号 ID", "回复状态"], [contact.pk, "改名", 1, "已回复"]]
+        + [[None, f"新{n}", 2, "已回复"] for n in range(5)]
+        + [[None, "王五", 2, "不存在的状态"]]
+    )
+    response, payload = upload(import_api, content)
+    assert (response.status_code, payload) == (
+        400,
+        failed(report(created=5, updated=1, errors=[(8, "回复状态", "“不存在的状态” 不是合法选项。")])),
+    )
+    assert len(batches) == (2 if connection.vendor == "postgresql" else 0)
+    assert (snapshot(), tallies()) == (before, tallies_before)
 
 
 def test_at_most_the_first_100_errors_are_listed_but_all_are_counted(import_api):
@@ -714,8 +737,10 @@ def test_the_number_of_queries_does_not_grow_with_the_rows(import_api):
 
 
 def test_batches_cover_every_row_beyond_one_batch(import_api, monkeypatch):
-    """With batches of 7, 20 updates and 20 creates are all written."""
+    """With batches of 7, 20 updates and 20 creates are all read and written."""
     monkeypatch.setattr(services, "BATCH_SIZE", 7)
+    monkeypatch.setattr(writing, "BATCH_SIZE", 7)
+    monkeypatch.setattr(writing, "UPDATE_BATCH_SIZE", 7)
     existing = [make_contact(name=f"旧{n}") for n in range(20)]
     content = xlsx(
         [["ID", "姓名", "账号 ID"]]

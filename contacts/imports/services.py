@@ -1,4 +1,5 @@
-"""The import: every row read and checked first, then all of them written in one transaction, or none.
+"""The import: every row read, then checked and written in one transaction, which is committed only when
+every row has passed (writing.py sends the checked rows while the next are checked, on PostgreSQL).
 
 A row with an `ID` changes the columns the file has of that contact; a row without one creates a contact.
 Values are checked by the same fields as `POST`/`PATCH /api/contacts` (ContactSerializer). A row whose
@@ -14,8 +15,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import connection, transaction
-from django.utils import timezone
+from django.db import transaction
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import Field
 
@@ -32,15 +32,17 @@ from .columns import (
     CellError,
     Layout,
     cell_read,
+    cell_reader,
     header_read,
 )
 from .reading import Table, import_table_open
+from .writing import ContactWrites, contact_writes_open
 
 ERRORS_SHOWN = 100
-# Rows read or created per statement (Django bounds a batch by SQLite's bound parameters on its side).
+# Existing contacts read per statement, rows per step of the progress.
 BATCH_SIZE = 1000
-# Rows updated per statement by bulk_update (SQLite): its CASE WHEN id = … walks the batch's ids for each row.
-UPDATE_BATCH_SIZE = 200
+# How many checked values _Validator keeps (a few per field repeat; a file of unique names fills it).
+CHECKED_KEPT = 100_000
 # An import that writes this many rows leaves the planner's statistics stale enough to refresh them.
 STATISTICS_REFRESH_ROWS = 10_000
 REQUIRED_TO_CREATE = ("name", "account_id")
@@ -106,14 +108,20 @@ def contacts_import(
         if problems:
             return report
         rows = _rows_read(table, layout, report, progress)
+    names = [name for name in layout.fields if name and name != "id"]
+    ids = [row.id for row in rows if row.id is not None]
+    scope = None if user is None else contact_accounts_of(user=user)
     if dry_run:
-        _rows_plan(rows, user=user, report=report, lock=False, progress=progress)
+        existing = _existing(ids, names=names, user=user, lock=False)
+        _rows_plan(rows, existing, scope=scope, report=report, progress=progress, writes=None)
         return report
     with transaction.atomic():
-        creates, updates = _rows_plan(rows, user=user, report=report, lock=True, progress=progress)
+        existing = _existing(ids, names=names, user=user, lock=True)
+        with contact_writes_open(progress=progress) as writes:
+            _rows_plan(rows, existing, scope=scope, report=report, progress=progress, writes=writes)
         if report.error_count:
+            transaction.set_rollback(True)  # with what was written before the failing row
             return report
-        _rows_write(creates, updates, progress)
     report.written = True
     if report.created + report.updated >= STATISTICS_REFRESH_ROWS:
         report.statistics_refreshed = contacts_statistics_refresh()
@@ -130,6 +138,7 @@ def _rows_read(table: Table, layout: Layout, report: ImportReport, progress: Pro
     rows = []
     first_row_of_id: dict[int, int] = {}
     fields = layout.fields
+    readers = [field_name and cell_reader(field_name, from_csv=table.from_csv) for field_name in fields]
     for number, cells in table.rows:
         values: dict[str, Any] = {}
         contact_id = None
@@ -141,7 +150,7 @@ def _rows_read(table: Table, layout: Layout, report: ImportReport, progress: Pro
                     report.error(number, _column_name(layout, index), NO_HEADER_MSG)
                 continue
             try:
-                value = cell_read(field_name, raw, from_csv=table.from_csv)
+                value = readers[index](raw)
             except CellError as error:
                 report.error(number, HEADER_BY_FIELD[field_name], error.message)
                 continue
@@ -170,11 +179,14 @@ def _batches(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[
         yield items[start : start + size]
 
 
-def _existing(ids: list[int], *, user: AbstractBaseUser | None, lock: bool) -> dict[int, Contact]:
-    """The contacts of `ids` that `user` sees, read a batch at a time; locked for the write when `lock`."""
+def _existing(
+    ids: list[int], *, names: Sequence[str], user: AbstractBaseUser | None, lock: bool
+) -> dict[int, Contact]:
+    """The contacts of `ids` that `user` sees, with the fields `names` only (the file's: those compared and
+    written), read a batch at a time; locked for the write when `lock`."""
     found: dict[int, Contact] = {}
     for batch in _batches(ids):
-        contacts = Contact.objects.filter(pk__in=batch).order_by()
+        contacts = Contact.objects.filter(pk__in=batch).only(*names).order_by()
         if user is not None:
             contacts = contacts_scoped(queryset=contacts, user=user)
         if lock:
@@ -207,37 +219,76 @@ def _validated(fields: dict[str, Field], name: str, value: Any) -> Any:
         raise CellError(str(detail)) from None
 
 
+class _Validator:
+    """_validated with the API's fields, each value of a field checked once per import.
+
+    A field's check depends on the value alone (no database, no request), and a file repeats most of its
+    values (statuses, accounts, workers, positions): 866,666 checks of the import bench's 100,000 new
+    contacts took 4.6 s of CPU (bench/README.md, Import). Times are checked every time: they are seldom
+    repeated, and two equal times may differ in `fold`, which their zone reads.
+    """
+
+    def __init__(self) -> None:
+        self.fields = ContactSerializer().fields
+        self.checked: dict[tuple[str, type, Any], tuple[bool, Any]] = {}
+
+    def __call__(self, name: str, value: Any) -> Any:
+        if KIND_BY_FIELD[name] == "datetime":
+            return _validated(self.fields, name, value)
+        key = (name, type(value), value)  # by type too: 1 == True == 1.0
+        checked = self.checked.get(key)
+        if checked is None:
+            try:
+                checked = (True, _validated(self.fields, name, value))
+            except CellError as error:
+                checked = (False, error.message)
+            if len(self.checked) < CHECKED_KEPT:
+                self.checked[key] = checked
+        valid, result = checked
+        if not valid:
+            raise CellError(result)
+        return result
+
+
 def _rows_plan(
-    rows: list[_Row], *, user: AbstractBaseUser | None, report: ImportReport, lock: bool, progress: Progress | None
-) -> tuple[list[Contact], list[tuple[Contact, set[str]]]]:
-    """The contacts to create and the changed contacts (with their changed fields) the rows ask for."""
-    fields = ContactSerializer().fields
-    scope = None if user is None else contact_accounts_of(user=user)
-    existing = _existing([row.id for row in rows if row.id is not None], user=user, lock=lock)
-    creates: list[Contact] = []
-    updates: list[tuple[Contact, set[str]]] = []
+    rows: list[_Row],
+    existing: dict[int, Contact],
+    *,
+    scope: frozenset[int] | None,
+    report: ImportReport,
+    progress: Progress | None,
+    writes: ContactWrites | None,
+) -> None:
+    """Check every row against the `existing` contacts of its ID and the accounts in `scope`, counting in
+    `report` what it creates and changes, and hand those to `writes` while no row has failed."""
+    validated = _Validator()
+    if writes and report.error_count:
+        writes.abandon()
     for done, row in enumerate(rows, 1):
         errors_before = report.error_count
         if row.failed:
             pass
         elif row.id is None:
-            contact = _row_create(row, fields, scope, report)
+            contact = _row_create(row, validated, scope, report)
             if contact is not None and report.error_count == errors_before:
-                creates.append(contact)
                 report.created += 1
+                if writes and not report.error_count:
+                    writes.create(contact)
         else:
-            changed = _row_update(row, existing.get(row.id), fields, scope, report)
+            changed = _row_update(row, existing.get(row.id), validated, scope, report)
             if report.error_count == errors_before:
                 if changed:
-                    updates.append((existing[row.id], changed))
                     report.updated += 1
+                    if writes and not report.error_count:
+                        writes.update(existing[row.id], changed)
                 else:
                     report.unchanged += 1
+        if writes and report.error_count > errors_before and not writes.abandoned:
+            writes.abandon()
         if progress and done % BATCH_SIZE == 0:
             progress("check", done, len(rows))
     if progress:
         progress("check", len(rows), len(rows))
-    return creates, updates
 
 
 def _in_scope(account_id: int, scope: frozenset[int] | None) -> bool:
@@ -245,30 +296,30 @@ def _in_scope(account_id: int, scope: frozenset[int] | None) -> bool:
 
 
 def _row_create(
-    row: _Row, fields: dict[str, Field], scope: frozenset[int] | None, report: ImportReport
+    row: _Row, validated: _Validator, scope: frozenset[int] | None, report: ImportReport
 ) -> Contact | None:
     # An empty cell of a new contact leaves the field at its default, as a field left out of a POST does.
     given = {name: value for name, value in row.values.items() if value is not None and value != ""}
-    validated = {}
+    values = {}
     for name in REQUIRED_TO_CREATE:
         if name not in given:
             report.error(row.number, HEADER_BY_FIELD[name], REQUIRED_MSG)
     for name, value in given.items():
         try:
-            validated[name] = _validated(fields, name, value)
+            values[name] = validated(name, value)
         except CellError as error:
             report.error(row.number, HEADER_BY_FIELD[name], error.message)
-    account_id = validated.get("account_id")
+    account_id = values.get("account_id")
     if account_id is not None and not _in_scope(account_id, scope):
         report.error(row.number, HEADER_BY_FIELD["account_id"], OUT_OF_SCOPE_MSG)
         return None
-    if len(validated) < len(given) or any(name not in validated for name in REQUIRED_TO_CREATE):
+    if len(values) < len(given) or any(name not in values for name in REQUIRED_TO_CREATE):
         return None
-    return Contact(**validated)
+    return Contact(**values)
 
 
 def _row_update(
-    row: _Row, contact: Contact | None, fields: dict[str, Field], scope: frozenset[int] | None, report: ImportReport
+    row: _Row, contact: Contact | None, validated: _Validator, scope: frozenset[int] | None, report: ImportReport
 ) -> set[str]:
     """Apply the row's changed values to `contact` (only if the whole row is valid); the fields changed."""
     if contact is None:
@@ -283,7 +334,7 @@ def _row_update(
         if KIND_BY_FIELD[name] != "datetime" and _same(value, stored):
             continue
         try:
-            value = _validated(fields, name, value)
+            value = validated(name, value)
         except CellError as error:
             report.error(row.number, HEADER_BY_FIELD[name], error.message)
             valid = False
@@ -299,68 +350,3 @@ def _row_update(
     for name, value in changes.items():
         setattr(contact, name, value)
     return set(changes)
-
-
-def _rows_write(creates: list[Contact], updates: list[tuple[Contact, set[str]]], progress: Progress | None) -> None:
-    total = len(creates) + len(updates)
-    done = 0
-    postgresql = connection.vendor == "postgresql"
-    for batch in _batches(creates):
-        if postgresql:
-            _insert_by_copy(batch)
-        else:
-            Contact.objects.bulk_create(batch)
-        done += len(batch)
-        if progress:
-            progress("write", done, total)
-    now = timezone.now()
-    for batch in _batches(updates, BATCH_SIZE if postgresql else UPDATE_BATCH_SIZE):
-        changed: set[str] = set()
-        for contact, names in batch:
-            contact.updated_at = now  # bulk_update leaves auto_now alone
-            changed |= names
-        contacts = [contact for contact, _ in batch]
-        if postgresql:
-            _update_from_arrays(contacts, [*sorted(changed), "updated_at"])
-        else:
-            Contact.objects.bulk_update(contacts, [*sorted(changed), "updated_at"])
-        done += len(batch)
-        if progress:
-            progress("write", done, total)
-
-
-def _insert_by_copy(contacts: Sequence[Contact]) -> None:
-    """PostgreSQL: the batch's new contacts in one `COPY … FROM STDIN`, each value prepared as bulk_create
-    prepares it (defaults and `auto_now` included). The triggers fire as for an INSERT. A fast path: the
-    import bench's creates against bulk_create (bench/README.md, Import)."""
-    fields = [field for field in Contact._meta.concrete_fields if not field.primary_key]
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(field.column) for field in fields)
-    with connection.cursor() as cursor, cursor.cursor.copy(
-        f"COPY {quote(Contact._meta.db_table)} ({columns}) FROM STDIN"  # the model's own quoted names
-    ) as copy:
-        for contact in contacts:
-            copy.write_row([field.get_db_prep_save(field.pre_save(contact, True), connection) for field in fields])
-
-
-def _update_from_arrays(contacts: Sequence[Contact], names: list[str]) -> None:
-    """PostgreSQL: one `UPDATE … FROM unnest(…)` for the batch, each column's values one array parameter.
-    bulk_update's CASE WHEN took 2 to 3 times as long for 20,000 rows; a `VALUES` list of one parameter per
-    value made every statement one of 4,000 parameters, parsed anew on both sides (bench/README.md, Import)."""
-    fields = [Contact._meta.get_field(name) for name in names]
-    quote = connection.ops.quote_name
-    pk = quote(Contact._meta.pk.column)
-    columns = [pk, *(quote(field.column) for field in fields)]
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{field.db_type(connection)}[]" for field in fields)])
-    assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
-    # The model's own quoted names and casts; every value is in a bound array.
-    table = quote(Contact._meta.db_table)
-    values = f"unnest({arrays}) AS v({', '.join(columns)})"
-    sql = f"UPDATE {table} AS t SET {assignments} FROM {values} WHERE t.{pk} = v.{pk}"  # noqa: S608
-    params = [[contact.pk for contact in contacts]]
-    params.extend(
-        [field.get_db_prep_save(getattr(contact, field.attname), connection) for contact in contacts]
-        for field in fields
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
