@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models.expressions import RawSQL
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import Field
 
@@ -179,20 +180,26 @@ def _batches(items: Sequence[Any], size: int = BATCH_SIZE) -> Iterator[Sequence[
         yield items[start : start + size]
 
 
-def _existing(
-    ids: list[int], *, names: Sequence[str], user: AbstractBaseUser | None, lock: bool
-) -> dict[int, Contact]:
+def _existing(ids: list[int], *, names: Sequence[str], user: AbstractBaseUser | None, lock: bool) -> dict[int, Contact]:
     """The contacts of `ids` that `user` sees, with the fields `names` only (the file's: those compared and
     written), read a batch at a time; locked for the write when `lock`."""
     found: dict[int, Contact] = {}
     for batch in _batches(ids):
-        contacts = Contact.objects.filter(pk__in=batch).only(*names).order_by()
+        contacts = Contact.objects.filter(pk__in=_ids_in(batch)).only(*names).order_by()
         if user is not None:
             contacts = contacts_scoped(queryset=contacts, user=user)
         if lock:
             contacts = contacts.select_for_update()
         found.update((contact.pk, contact) for contact in contacts)
     return found
+
+
+def _ids_in(batch: Sequence[int]) -> Sequence[int] | RawSQL:
+    """What `pk__in` takes for a batch of IDs: on PostgreSQL one array parameter rather than one parameter per
+    ID (statements of 1,000 parameters were 40% of reading 100,000 existing contacts)."""
+    if connection.vendor == "postgresql":
+        return RawSQL("SELECT unnest(%s::bigint[])", (list(batch),))
+    return batch
 
 
 def _same(value: Any, stored: Any) -> bool:
@@ -295,9 +302,7 @@ def _in_scope(account_id: int, scope: frozenset[int] | None) -> bool:
     return scope is None or account_id in scope
 
 
-def _row_create(
-    row: _Row, validated: _Validator, scope: frozenset[int] | None, report: ImportReport
-) -> Contact | None:
+def _row_create(row: _Row, validated: _Validator, scope: frozenset[int] | None, report: ImportReport) -> Contact | None:
     # An empty cell of a new contact leaves the field at its default, as a field left out of a POST does.
     given = {name: value for name, value in row.values.items() if value is not None and value != ""}
     values = {}
