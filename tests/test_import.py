@@ -362,9 +362,26 @@ def test_one_bad_row_writes_nothing_at_all(import_api):
     assert snapshot() == before
 
 
-def test_batches_written_before_a_failing_row_are_rolled_back_with_it(import_api, monkeypatch):
-    """PostgreSQL writes each batch of checked rows while the next are checked; a later failing row takes
-    them back: nothing stays written, the tallies are untouched. SQLite writes nothing before the end."""
+@pytest.mark.parametrize(
+    ("last_row", "max_rows", "answer"),
+    [
+        (
+            ["王五", 2, "不存在的状态"],
+            7,
+            failed(report(created=5, updated=1, errors=[(8, "回复状态", "“不存在的状态” 不是合法选项。")])),
+        ),
+        (["王五", "x", "已回复"], 7, failed(report(created=5, updated=1, errors=[(8, "账号 ID", "应为正整数")]))),
+        (["王五", 2, "已回复"], 6, refused("数据超过 6 行")),
+    ],
+    ids=["a value the API refuses", "a cell that cannot be read", "a row past IMPORT_MAX_ROWS"],
+)
+def test_batches_written_before_a_failing_row_are_rolled_back_with_it(
+    import_api, monkeypatch, settings, last_row, max_rows, answer
+):
+    """PostgreSQL writes new contacts as they are read and changes once checked, in batches (here of 2); a
+    later failing row, or a refused file, takes them all back: nothing stays written, the tallies are as
+    they were. SQLite writes nothing before the end."""
+    settings.IMPORT_MAX_ROWS = max_rows
     monkeypatch.setattr(writing, "BATCH_SIZE", 2)
     batches = []
     write = writing._insert_from_arrays
@@ -374,13 +391,10 @@ def test_batches_written_before_a_failing_row_are_rolled_back_with_it(import_api
     content = xlsx(
         [["ID", "姓名", "账号 ID", "回复状态"], [contact.pk, "改名", 1, "已回复"]]
         + [[None, f"新{n}", 2, "已回复"] for n in range(5)]
-        + [[None, "王五", 2, "不存在的状态"]]
+        + [[None, *last_row]]
     )
     response, payload = upload(import_api, content)
-    assert (response.status_code, payload) == (
-        400,
-        failed(report(created=5, updated=1, errors=[(8, "回复状态", "“不存在的状态” 不是合法选项。")])),
-    )
+    assert (response.status_code, payload) == (400, answer)
     assert len(batches) == (2 if connection.vendor == "postgresql" else 0)
     assert (snapshot(), tallies()) == (before, tallies_before)
 

@@ -1,5 +1,6 @@
-"""The import: every row read, then checked and written in one transaction, which is committed only when
-every row has passed (writing.py sends the checked rows while the next are checked, on PostgreSQL).
+"""The import: every row read and checked, and written in one transaction committed only when every row has
+passed. A row without an ID is checked as soon as it is read, the others once the contacts of their IDs are
+read; on PostgreSQL writing.py sends the rows that passed while the next are read and checked.
 
 A row with an `ID` changes the columns the file has of that contact; a row without one creates a contact.
 Values are checked by the same fields as `POST`/`PATCH /api/contacts` (ContactSerializer). A row whose
@@ -90,6 +91,7 @@ class _Row:
     values: dict[str, Any]
     # A cell could not be read, or the ID is repeated: the row is reported and not checked further.
     failed: bool = False
+    checked: bool = False
 
 
 def contacts_import(
@@ -108,21 +110,23 @@ def contacts_import(
             report.error(1, problem.column, problem.msg)
         if problems:
             return report
-        rows = _rows_read(table, layout, report, progress)
-    names = [name for name in layout.fields if name and name != "id"]
-    ids = [row.id for row in rows if row.id is not None]
-    scope = None if user is None else contact_accounts_of(user=user)
-    if dry_run:
-        existing = _existing(ids, names=names, user=user, lock=False)
-        _rows_plan(rows, existing, scope=scope, report=report, progress=progress, writes=None)
-        return report
-    with transaction.atomic():
-        existing = _existing(ids, names=names, user=user, lock=True)
-        with contact_writes_open(progress=progress) as writes:
-            _rows_plan(rows, existing, scope=scope, report=report, progress=progress, writes=writes)
-        if report.error_count:
-            transaction.set_rollback(True)  # with what was written before the failing row
+        names = [name for name in layout.fields if name and name != "id"]
+        scope = None if user is None else contact_accounts_of(user=user)
+        if dry_run:
+            checks = _Checks(scope=scope, report=report, writes=None)
+            rows = _rows_read(table, layout, report, progress, new_row=checks.row_new)
+            existing = _existing(_ids(rows), names=names, user=user, lock=False)
+            _rows_check(rows, existing, checks, progress)
             return report
+        with transaction.atomic():
+            with contact_writes_open(progress=progress) as writes:
+                checks = _Checks(scope=scope, report=report, writes=writes)
+                rows = _rows_read(table, layout, report, progress, new_row=checks.row_new)
+                existing = _existing(_ids(rows), names=names, user=user, lock=True)
+                _rows_check(rows, existing, checks, progress)
+            if report.error_count:
+                transaction.set_rollback(True)  # with what was written before the failing row
+                return report
     report.written = True
     if report.created + report.updated >= STATISTICS_REFRESH_ROWS:
         report.statistics_refreshed = contacts_statistics_refresh()
@@ -134,8 +138,11 @@ def _column_name(layout: Layout, index: int) -> str:
     return HEADER_BY_FIELD[field_name] if field_name else f"第 {index + 1} 列"
 
 
-def _rows_read(table: Table, layout: Layout, report: ImportReport, progress: Progress | None) -> list[_Row]:
-    """Every row's cells read into values; a cell that cannot be read is an error of its row."""
+def _rows_read(
+    table: Table, layout: Layout, report: ImportReport, progress: Progress | None, new_row: Callable[[_Row], None]
+) -> list[_Row]:
+    """Every row's cells read into values; a cell that cannot be read is an error of its row. Each row is
+    given to `new_row` as soon as it is read."""
     rows = []
     first_row_of_id: dict[int, int] = {}
     fields = layout.fields
@@ -167,7 +174,9 @@ def _rows_read(table: Table, layout: Layout, report: ImportReport, progress: Pro
                 report.error(number, "ID", REPEATED_ID_MSG.format(row=first_row_of_id[contact_id]))
             else:
                 first_row_of_id[contact_id] = number
-        rows.append(_Row(number, contact_id, values, failed=report.error_count > errors_before))
+        row = _Row(number, contact_id, values, failed=report.error_count > errors_before)
+        rows.append(row)
+        new_row(row)
         if progress and len(rows) % BATCH_SIZE == 0:
             progress("read", len(rows), None)
     if progress:
@@ -257,41 +266,60 @@ class _Validator:
         return result
 
 
-def _rows_plan(
-    rows: list[_Row],
-    existing: dict[int, Contact],
-    *,
-    scope: frozenset[int] | None,
-    report: ImportReport,
-    progress: Progress | None,
-    writes: ContactWrites | None,
-) -> None:
-    """Check every row against the `existing` contacts of its ID and the accounts in `scope`, counting in
-    `report` what it creates and changes, and hand those to `writes` while no row has failed."""
-    validated = _Validator()
-    if writes and report.error_count:
-        writes.abandon()
-    for done, row in enumerate(rows, 1):
+class _Checks:
+    """The rows' checks by the API's rules: what passes is counted in `report` and handed to `writes`
+    while no row has failed."""
+
+    def __init__(self, *, scope: frozenset[int] | None, report: ImportReport, writes: ContactWrites | None) -> None:
+        self.validated = _Validator()
+        self.scope = scope
+        self.report = report
+        self.writes = writes
+
+    def row_new(self, row: _Row) -> None:
+        """A row just read: one without an ID needs no stored contact, so it is checked (and written) now,
+        while the rest of the file is read."""
+        if row.id is None:
+            self.row(row, None)
+
+    def row(self, row: _Row, contact: Contact | None) -> None:
+        """Check `row` against the stored `contact` of its ID."""
+        report = self.report
+        writes = self.writes
         errors_before = report.error_count
+        row.checked = True
         if row.failed:
             pass
         elif row.id is None:
-            contact = _row_create(row, validated, scope, report)
-            if contact is not None and report.error_count == errors_before:
+            created = _row_create(row, self.validated, self.scope, report)
+            if created is not None and report.error_count == errors_before:
                 report.created += 1
                 if writes and not report.error_count:
-                    writes.create(contact)
+                    writes.create(created)
         else:
-            changed = _row_update(row, existing.get(row.id), validated, scope, report)
+            changed = _row_update(row, contact, self.validated, self.scope, report)
             if report.error_count == errors_before:
                 if changed:
                     report.updated += 1
                     if writes and not report.error_count:
-                        writes.update(existing[row.id], changed)
+                        writes.update(contact, changed)
                 else:
                     report.unchanged += 1
-        if writes and report.error_count > errors_before and not writes.abandoned:
+        if writes and report.error_count and not writes.abandoned:
             writes.abandon()
+
+
+def _ids(rows: list[_Row]) -> list[int]:
+    return [row.id for row in rows if row.id is not None]
+
+
+def _rows_check(rows: list[_Row], existing: dict[int, Contact], checks: _Checks, progress: Progress | None) -> None:
+    """Check every row not checked yet against the `existing` contacts of its ID."""
+    if checks.writes and checks.report.error_count and not checks.writes.abandoned:
+        checks.writes.abandon()
+    for done, row in enumerate(rows, 1):
+        if not row.checked:
+            checks.row(row, existing.get(row.id))
         if progress and done % BATCH_SIZE == 0:
             progress("check", done, len(rows))
     if progress:

@@ -2,10 +2,11 @@
 
 On PostgreSQL a batch goes to the server as soon as its rows are checked, in psycopg's pipeline mode (a
 statement is sent without waiting for its result), so that the server writes a batch while the rows after
-it are checked in Python: the writes, the table's 12 indexes among them, are most of a large import's time
-(bench/README.md, Import). The caller checks every row before it commits and rolls the transaction back,
-with the batches already sent, when a row fails; once one has failed nothing more is sent. On SQLite the
-batches are written by bulk_create and bulk_update when every row has been checked.
+it are read and checked in Python: the writes, the table's 12 indexes among them, are most of a large
+import's time (bench/README.md, Import). The caller checks every row before it commits and rolls the
+transaction back, with the batches already sent, when a row fails or the file is refused; once a row has
+failed nothing more is sent. On SQLite the batches are written by bulk_create and bulk_update when every
+row has been checked.
 """
 
 from __future__ import annotations
