@@ -149,7 +149,7 @@
           responsive: true,
           maintainAspectRatio: false,
           interaction: { mode: "index", intersect: false },
-          scales: { y: { min: 0, max: 1, ticks: { callback: (value) => `${Math.round(value * 100)}%` } } },
+          scales: { y: { min: 0, suggestedMax: 0.5, ticks: { callback: (value) => `${+(value * 100).toFixed(1)}%` } } },
           plugins: {
             legend: { position: "bottom" },
             tooltip: { callbacks: { label: (item) => `${item.dataset.label}: ${percent(item.parsed.y)}` } },
@@ -316,6 +316,7 @@
       [...trends.values()].forEach((canvas, index) => drawTrend(canvas, trendSeries[index].results));
       root.dataset.state = "ready";
       statusBox.textContent = "";
+      performance.mark("dashboard-ready");
     } catch (error) {
       if (!current()) {
         return;
