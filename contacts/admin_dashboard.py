@@ -51,7 +51,7 @@ def contact_dashboard(request: HttpRequest, *, site: AdminSite) -> TemplateRespo
         "subtitle": None,
         "start_date": today - dt.timedelta(days=DEFAULT_DAYS - 1),
         "end_date": today,
-        "stats_url": "/api/contacts/stats",
+        "stats_url": reverse("contact-stats"),
         "trend_workers_max": TREND_WORKERS_MAX,
     }
     return TemplateResponse(request, "admin/contacts/dashboard.html", context)

@@ -138,7 +138,7 @@
       backgroundColor: color,
       pointRadius: 2,
       spanGaps: false,
-      tension: 0.2,
+      tension: 0,
     });
     return (
       Chart.getChart(canvas) ||
@@ -257,7 +257,7 @@
       borderColor: color,
       borderWidth: 1.5,
       pointRadius: 0,
-      tension: 0.2,
+      tension: 0,
     });
     new Chart(canvas, {
       type: "line",
