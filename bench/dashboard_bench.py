@@ -188,15 +188,18 @@ def main(argv: list[str]) -> int:
     )
     facts = json.loads(facts_line.removeprefix("FACTS "))
     service.gunicorn.start()
+    load_before = os.getloadavg()[0]
     try:
         outcome = measure(args, service.port, password, facts)
     finally:
         service.gunicorn.stop()
+    # Other work on the machine slows every figure: the one-minute load average says how busy it was.
+    load_after = os.getloadavg()[0]
     report = {
         **info,
         "kind": "dashboard",
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count()},
+        "machine": {"cpus": os.cpu_count(), "load_average_1min": [round(load_before, 2), round(load_after, 2)]},
         "settings": {"rows": facts["rows"], "seed": SEED, "days": SEED_DAYS, "samples": args.samples},
         "reused_database": reused,
         "views": outcome,
@@ -204,7 +207,10 @@ def main(argv: list[str]) -> int:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print()
-    print(f"The dashboard of `{info['commit']}`{' (dirty)' if info['dirty'] else ''}, {facts['rows']:,} contacts:")
+    print(
+        f"The dashboard of `{info['commit']}`{' (dirty)' if info['dirty'] else ''}, {facts['rows']:,} contacts, "
+        f"{os.cpu_count()} CPUs, load average {load_before:.1f} before and {load_after:.1f} after:"
+    )
     print()
     print(
         "| view | stats requests | cold: drawn after ms | warm: drawn after ms, p50 (max) | slowest request ms, p50 |"
