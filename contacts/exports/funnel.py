@@ -43,8 +43,8 @@ class FunnelLine:
 class FunnelTally:
     """Counts rows by (worker_id, reply_status, wechat_exchanged) as `add` is called once per row."""
 
-    def __init__(self, *, max_workers: int = FUNNEL_MAX_WORKERS) -> None:
-        self.max_workers = max_workers
+    def __init__(self, *, max_workers: int | None = None) -> None:
+        self.max_workers = FUNNEL_MAX_WORKERS if max_workers is None else max_workers
         self._counts: dict[tuple[str | None, str, bool], int] = {}
         self._workers: set[str] = set()
         self._folded = False

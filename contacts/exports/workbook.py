@@ -421,9 +421,7 @@ def _write_stats_sheet(workbook: Workbook, scratch: ScratchFiles, funnel: Funnel
     sheet.append(_stats_row(sheet, total, total.key, bold=True))
     if workers is None:
         sheet.append([])
-        note = Cell(sheet, 1, 1)
-        note._value = f"Worker 超过 {funnel.max_workers:,} 个,只列合计"
-        sheet.append([note])
+        sheet.append([_text_cell(sheet, 1, f"Worker 超过 {funnel.max_workers:,} 个,只列合计")])
 
 
 def _stats_row(sheet: WriteOnlyWorksheet, line: FunnelLine, key: str, *, bold: bool = False) -> list[Cell]:
