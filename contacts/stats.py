@@ -24,6 +24,11 @@ GROUPINGS = (*PERIODS, "worker_id", "account_id")
 MAX_GROUPS = 1000
 
 
+def funnel_rate(part: int, whole: int) -> float:
+    """`part` of `whole` as a fraction rounded to 4 places; 0 when `whole` is 0 (the export's 统计 sheet too)."""
+    return round(part / whole, 4) if whole else 0
+
+
 class TooManyGroups(Exception):
     def __init__(self, count: int) -> None:
         super().__init__(f"{count} groups, at most {MAX_GROUPS}")
@@ -44,15 +49,12 @@ class Funnel:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        def rate(part: int) -> float:
-            return round(part / self.contacts, 4) if self.contacts else 0
-
         return {
             "contacts": self.contacts,
             "replied": self.replied,
-            "reply_rate": rate(self.replied),
+            "reply_rate": funnel_rate(self.replied, self.contacts),
             "wechat_exchanged": self.wechat_exchanged,
-            "wechat_rate": rate(self.wechat_exchanged),
+            "wechat_rate": funnel_rate(self.wechat_exchanged, self.contacts),
         }
 
 

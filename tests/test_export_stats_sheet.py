@@ -9,9 +9,10 @@ from export_support import assert_no_formula_element, exports_folder, workbook
 from factories import make_contact
 
 from contacts.exports import funnel, services
-from contacts.exports.funnel import FunnelTally, funnel_rate
+from contacts.exports.funnel import FunnelTally
 from contacts.exports.workbook import FIELDS, ExportInfo, contacts_workbook_write
 from contacts.models import ContactExport, ReplyStatus
+from contacts.stats import funnel_rate
 
 EXPORT = "/api/contacts/export"
 JOBS = "/api/contacts/exports"

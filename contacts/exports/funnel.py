@@ -11,15 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from contacts.models import ReplyStatus
+from contacts.stats import funnel_rate
 
 # The fields a row must carry for the funnel, in the order `FunnelTally.add` takes them.
 FUNNEL_FIELDS = ("worker_id", "reply_status", "wechat_exchanged")
 FUNNEL_MAX_WORKERS = 10_000
-
-
-def funnel_rate(part: int, whole: int) -> float:
-    """`part` of `whole` as a fraction rounded to 4 places; 0 when `whole` is 0."""
-    return round(part / whole, 4) if whole else 0
 
 
 @dataclass(frozen=True)
