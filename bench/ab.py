@@ -42,6 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true", help="keep the database a previous run seeded")
     parser.add_argument("--only", default="list", help="comma-separated cases besides the ceiling (default: list)")
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=run.SEED_DAYS, help="days the rows are seeded over")
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per case")
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)

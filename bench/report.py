@@ -97,11 +97,13 @@ def summary(report: dict) -> str:
     )
     return (
         f"Commit `{report['commit']}`{dirty} ({report['subject']}), measured {report['date']} on "
-        f"{report['machine']['cpus']} cores; {settings['rows']:,} contacts (seed {settings['seed']}); "
+        f"{report['machine']['cpus']} cores; {settings['rows']:,} contacts (seed {settings['seed']}, "
+        f"{settings.get('days', 90)} days); "
         f"wrk {settings['connections']} connections, {settings['wrk_threads']} threads, {settings['duration_s']} s "
         f"a case; single = p50 of {settings['samples']} sequential requests; login throttle raised to "
         f"{settings['login_rate']} (LOGIN_RATE_PER_ADDRESS / LOGIN_RATE_PER_USERNAME). "
-        f"Seeding (`seed_contacts --count {settings['rows']}`): {seeds}. Whole run {report['elapsed_s']:,} s."
+        f"Seeding (`seed_contacts --count {settings['rows']} --days {settings.get('days', 90)}`): {seeds}. "
+        f"Whole run {report['elapsed_s']:,} s."
     )
 
 
