@@ -85,6 +85,7 @@ def main(argv: list[str]) -> int:
         "date": started.isoformat(timespec="seconds"),
         "settings": {
             "rows": facts["rows"],
+            "days": args.days,
             "rounds": args.rounds,
             "duration_s": args.duration,
             "connections": args.connections,
