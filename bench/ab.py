@@ -50,6 +50,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/boss_dp_bench_ab")
     parser.add_argument("--data-dir", type=Path, default=run.BENCH_DIR / "data")
     args = parser.parse_args(argv)
+    # Absolute: each variant's service runs in its own tree.
+    args.data_dir = args.data_dir.resolve()
     args.sqlite_path = args.data_dir / "unused.sqlite3"
     return args
 
