@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 
-.PHONY: run test test-fast lint clean bench soak
+.PHONY: run test test-fast lint clean bench soak vendor
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -72,5 +72,19 @@ bench: $(VENV)/.installed
 soak: $(VENV)/.installed-test
 	$(VENV)/bin/pytest -m load
 
+# The browser libraries of the admin's dashboard, kept in the repository (served as static files: no CDN, and
+# no npm needed to run or test the service). This rebuilds them from package.json and package-lock.json with npm:
+# Chart.js's bundle without its source-map comment (the map is not kept, and collectstatic refuses a
+# reference to a missing file), and the licences of Chart.js and of @kurkle/color, which the bundle includes.
+VENDOR := contacts/static/contacts/vendor
+vendor:
+	npm ci --ignore-scripts --no-audit --no-fund
+	mkdir -p $(VENDOR)
+	sed '/^\/\/# sourceMappingURL=/d' node_modules/chart.js/dist/chart.umd.js > $(VENDOR)/chart.umd.js
+	set -e; { echo "Chart.js $$(node -p 'require("./node_modules/chart.js/package.json").version')"; echo; \
+	  cat node_modules/chart.js/LICENSE.md; echo; echo; \
+	  echo "@kurkle/color $$(node -p 'require("./node_modules/@kurkle/color/package.json").version') (bundled in chart.umd.js)"; echo; \
+	  cat node_modules/@kurkle/color/LICENSE.md; } > $(VENDOR)/chart.js.LICENSE.txt
+
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache node_modules

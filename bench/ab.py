@@ -42,6 +42,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--reuse", action="store_true", help="keep the database a previous run seeded")
     parser.add_argument("--only", default="list", help="comma-separated cases besides the ceiling (default: list)")
     parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=run.SEED_DAYS, help="days the rows are seeded over")
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk per case")
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--connections", type=int, default=16)
@@ -49,6 +50,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pg-url", default="postgres://postgres@127.0.0.1:5432/boss_dp_bench_ab")
     parser.add_argument("--data-dir", type=Path, default=run.BENCH_DIR / "data")
     args = parser.parse_args(argv)
+    # Absolute: each variant's service runs in its own tree.
+    args.data_dir = args.data_dir.resolve()
     args.sqlite_path = args.data_dir / "unused.sqlite3"
     return args
 
@@ -84,6 +87,7 @@ def main(argv: list[str]) -> int:
         "date": started.isoformat(timespec="seconds"),
         "settings": {
             "rows": facts["rows"],
+            "days": args.days,
             "rounds": args.rounds,
             "duration_s": args.duration,
             "connections": args.connections,

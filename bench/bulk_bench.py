@@ -13,7 +13,8 @@ Measured for each size: requests and contacts a second, latencies, the CPU secon
 PostgreSQL's processes of the bench database, of the clients and of the rest of the machine. Checked after
 each size: every request answered 201 (anything else is counted, and the first few answers kept), the
 database's deadlock count (pg_stat_database) did not move, the rows created equal the 201s times the size,
-and the kept tally equals a real COUNT for every (account_id, reply_status, wechat_exchanged).
+and each kept tally equals a real COUNT of its groups: (account_id, reply_status, wechat_exchanged), and
+(local day, account_id, worker_id, reply_status, wechat_exchanged) for the per-day tally.
 
     .venv/bin/python bench/bulk_bench.py --pg-url postgres://postgres@127.0.0.1:5432/boss_dp_bench_bulk
     .venv/bin/python bench/bulk_bench.py --rows 20000 --duration 3 --json bench/data/bulk-small.json   # a try
@@ -59,11 +60,21 @@ user.user_permissions.set(Permission.objects.filter(
     content_type__app_label="contacts", codename__in=["view_contact", "add_contact"]))
 """
 
+# Each kept tally beside a real count of the same groups: per account, and per local day (in the zone the
+# per-day tally records) of each account, worker and state.
 COUNTS_SQL = {
     "tally": "SELECT account_id, reply_status, wechat_exchanged, total FROM contacts_contacttally WHERE total <> 0",
     "real": (
         "SELECT account_id, reply_status, wechat_exchanged, count(*) FROM contacts_contact "
         "GROUP BY account_id, reply_status, wechat_exchanged"
+    ),
+    "day_tally": (
+        "SELECT day, account_id, worker_id, reply_status, wechat_exchanged, total FROM contacts_contactdaytally "
+        "WHERE total <> 0"
+    ),
+    "day_real": (
+        "SELECT (created_at AT TIME ZONE (SELECT zone FROM contacts_daytallyzone WHERE id = 1))::date, "
+        "account_id, worker_id, reply_status, wechat_exchanged, count(*) FROM contacts_contact GROUP BY 1, 2, 3, 4, 5"
     ),
 }
 
@@ -151,13 +162,12 @@ class Load:
 
 
 def database_counts(url: str) -> dict:
-    """The kept tally and a real count per (account, state, WeChat), the rows, and the database's deadlocks."""
+    """The kept tallies and real counts of the same groups (COUNTS_SQL), the rows, and the database's deadlocks."""
     import psycopg
 
     with psycopg.connect(url) as connection:
         counts = {
-            name: {(row[0], row[1], row[2]): int(row[3]) for row in connection.execute(sql)}
-            for name, sql in COUNTS_SQL.items()
+            name: {tuple(row[:-1]): int(row[-1]) for row in connection.execute(sql)} for name, sql in COUNTS_SQL.items()
         }
         rows = connection.execute("SELECT count(*) FROM contacts_contact").fetchone()[0]
         deadlocks = connection.execute(
@@ -188,9 +198,10 @@ def measure_size(args: argparse.Namespace, service: run.Service, token: str, siz
     busy = (busy1 - machine_before[0]) / run.CLOCK_TICKS
     counted = cpu["service_cpu_s"] + cpu["database_cpu_s"] + clients_cpu
     mismatched = {
-        f"{key[0]}/{key[1]}/{key[2]}": [after["tally"].get(key, 0), after["real"].get(key, 0)]
-        for key in set(after["tally"]) | set(after["real"])
-        if after["tally"].get(key, 0) != after["real"].get(key, 0)
+        "/".join(map(str, key)): [after[tally].get(key, 0), after[real].get(key, 0)]
+        for tally, real in (("tally", "real"), ("day_tally", "day_real"))
+        for key in set(after[tally]) | set(after[real])
+        if after[tally].get(key, 0) != after[real].get(key, 0)
     }
     latencies = sorted(load.latencies) or [0.0]
     outcome = {
@@ -211,6 +222,7 @@ def measure_size(args: argparse.Namespace, service: run.Service, token: str, siz
         "rows_created": after["rows"] - before["rows"],
         "rows_expected": created * size,
         "tally_groups": len(after["real"]),
+        "day_tally_groups": len(after["day_real"]),
         "tally_mismatches": mismatched,
         "cpu_s": {
             "service": round(cpu["service_cpu_s"], 1),

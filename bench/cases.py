@@ -37,14 +37,19 @@ class Case:
     explain: bool = False
     # Requested as the scoped user (SCOPED_ACCOUNTS assigned, no `view_all_contacts`), not the bench user.
     scoped: bool = False
+    # A stats request: checked against the list's `total` for the same filters and its groups counted.
+    stats: bool = False
 
     @property
     def url_path(self) -> str:
         return f"{self.path}?{urlencode(self.params)}" if self.params else self.path
 
 
-def build_cases(*, rows: int, last_day: dt.date, detail_id: int) -> list[Case]:
-    """Every case, in the order they run; `last_day` is the local day of the newest seeded row."""
+def build_cases(*, rows: int, last_day: dt.date, detail_id: int, days: int = SEED_DAYS) -> list[Case]:
+    """Every case, in the order they run; `last_day` is the local day of the newest seeded row, `days` the
+    days the rows were seeded over."""
+    month_share = 30 / days
+    year = {"start_date": (last_day - dt.timedelta(days=364)).isoformat(), "end_date": last_day.isoformat()}
     month_end = last_day - dt.timedelta(days=31)
     month_start = month_end - dt.timedelta(days=29)
     deep_page = min(DEEP_PAGE, max(1, int(rows * 0.8) // DEEP_PAGE_SIZE))
@@ -75,7 +80,7 @@ def build_cases(*, rows: int, last_day: dt.date, detail_id: int) -> list[Case]:
             "filter one-month date range",
             "/api/contacts",
             {**page1, "start_date": month_start.isoformat(), "end_date": month_end.isoformat()},
-            expect_share=(0.30, 0.37),
+            expect_share=(round(month_share * 0.9, 2), round(month_share * 1.11, 2)),
             explain=True,
         ),
         Case(
@@ -161,6 +166,22 @@ def build_cases(*, rows: int, last_day: dt.date, detail_id: int) -> list[Case]:
             expect_share=(0.35, 0.45),
             explain=True,
             scoped=True,
+        ),
+        Case(
+            "stats_year_day",
+            "stats, a year by day",
+            "/api/contacts/stats",
+            {**year, "group_by": "day"},
+            explain=True,
+            stats=True,
+        ),
+        Case(
+            "stats_year_worker",
+            "stats, a year by worker",
+            "/api/contacts/stats",
+            {**year, "group_by": "worker_id"},
+            explain=True,
+            stats=True,
         ),
         Case("login", "login (POST /api/auth/token)", "/api/auth/token", method="POST", auth=False),
     ]

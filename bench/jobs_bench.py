@@ -63,6 +63,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="write the result here instead of bench/results/")
     args = parser.parse_args(argv)
     args.app_dir = run.REPO
+    args.days = run.SEED_DAYS
     args.data_dir = args.data_dir.resolve()
     args.sqlite_path = args.data_dir / "unused.sqlite3"
     return args

@@ -97,11 +97,13 @@ def summary(report: dict) -> str:
     )
     return (
         f"Commit `{report['commit']}`{dirty} ({report['subject']}), measured {report['date']} on "
-        f"{report['machine']['cpus']} cores; {settings['rows']:,} contacts (seed {settings['seed']}); "
+        f"{report['machine']['cpus']} cores; {settings['rows']:,} contacts (seed {settings['seed']}, "
+        f"{settings.get('days', 90)} days); "
         f"wrk {settings['connections']} connections, {settings['wrk_threads']} threads, {settings['duration_s']} s "
         f"a case; single = p50 of {settings['samples']} sequential requests; login throttle raised to "
         f"{settings['login_rate']} (LOGIN_RATE_PER_ADDRESS / LOGIN_RATE_PER_USERNAME). "
-        f"Seeding (`seed_contacts --count {settings['rows']}`): {seeds}. Whole run {report['elapsed_s']:,} s."
+        f"Seeding (`seed_contacts --count {settings['rows']} --days {settings.get('days', 90)}`): {seeds}. "
+        f"Whole run {report['elapsed_s']:,} s."
     )
 
 
@@ -151,11 +153,15 @@ def replace_section(text: str, name: str, content: str) -> str:
 
 
 def result_path(report: dict) -> Path:
-    """Where a run's JSON is kept: bench/results/<date>_[ab_|jobs_|bulk_|import_]<commit>[-dirty][-quick].json."""
+    """Where a run's JSON is kept:
+    bench/results/<date>_[ab_|jobs_|bulk_|import_]<commit>[-dirty][-quick][-<days>d].json, the days when the rows
+    were seeded over other than the usual 90."""
     kind = f"{report['kind']}_" if report.get("kind") in ("ab", "jobs", "bulk", "import") else ""
     dirty = "-dirty" if report.get("dirty") else ""
     quick = "-quick" if report["settings"].get("quick") else ""
-    return RESULTS_DIR / f"{report['date'][:10]}_{kind}{report['commit']}{dirty}{quick}.json"
+    days = report["settings"].get("days", 90)
+    span = f"-{days}d" if days != 90 else ""
+    return RESULTS_DIR / f"{report['date'][:10]}_{kind}{report['commit']}{dirty}{quick}{span}.json"
 
 
 def write_result(report: dict) -> Path:
@@ -174,7 +180,8 @@ def ab_markdown(report: dict) -> str:
     cases = list(baseline["median_ratio"])
     lines = [
         f"A/B of `{report['commit']}` ({report['subject']}), measured {report['date']} on PostgreSQL, "
-        f"{settings['rows']:,} contacts; {settings['rounds']} rounds, each variant in turn; wrk "
+        f"{settings['rows']:,} contacts ({settings.get('days', 90)} days); {settings['rounds']} rounds, each variant "
+        "in turn; wrk "
         f"{settings['connections']} connections, {settings['duration_s']} s a case. Figures: requests/s as a "
         "share of the ceiling measured in the same round; the change is the median's, against the first variant.",
         "",

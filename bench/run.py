@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -54,6 +54,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="20,000 rows, 3 s a case: to try the harness")
     parser.add_argument("--rows", type=int, help="contacts to seed (default 1,000,000; quick 20,000)")
+    parser.add_argument("--days", type=int, default=SEED_DAYS, help="days the rows span (default 90)")
     parser.add_argument("--duration", type=int, help="seconds of wrk per case (default 10; quick 3)")
     parser.add_argument("--samples", type=int, help="sequential requests per case (default 10; quick 5)")
     parser.add_argument("--connections", type=int, default=16)
@@ -298,6 +299,8 @@ def check_case(args: argparse.Namespace, port: int, case: Case, token: str, logi
     if not 200 <= reply.status < 300:
         raise RuntimeError(f"{case.name}: {reply.status} {reply.body[:300]!r}")
     outcome: dict = {"status": reply.status}
+    if case.stats:
+        return outcome | check_stats(port, case, reply, token)
     if case.expect_share is None:
         return outcome
     data = reply.json()["data"]
@@ -313,6 +316,30 @@ def check_case(args: argparse.Namespace, port: int, case: Case, token: str, logi
     else:
         outcome["label_check"] = "ok"
     return outcome
+
+
+def check_stats(port: int, case: Case, reply: Reply, token: str) -> dict:
+    """A stats answer's figures: its totals equal the list's `total` for the same filters and the sum of its
+    groups; a year by day has the year's 365 days."""
+    data = reply.json()["data"]
+    totals, groups = data["totals"], data["results"]
+    filters = {name: value for name, value in case.params.items() if name != "group_by"}
+    listed = call(port, "GET", f"/api/contacts?{urlencode({**filters, 'page': '1', 'page_size': '1'})}", token=token)
+    list_total = listed.json()["data"]["total"]
+    problems = []
+    if totals["contacts"] != list_total:
+        problems.append(f"totals.contacts {totals['contacts']} but the list's total {list_total}")
+    for figure in ("contacts", "replied", "wechat_exchanged"):
+        if sum(group[figure] for group in groups) != totals[figure]:
+            problems.append(f"the groups' {figure} do not add up to the totals'")
+    if case.params.get("group_by") == "day" and len(groups) != 365:
+        problems.append(f"{len(groups)} days, not 365")
+    return {
+        "matched": totals["contacts"],
+        "returned": len(groups),
+        "list_total": list_total,
+        "label_check": "FAILED: " + "; ".join(problems) if problems else "ok",
+    }
 
 
 def database_fresh(args: argparse.Namespace, backend: str) -> str:
@@ -333,7 +360,7 @@ def database_seed(args: argparse.Namespace, service: Service) -> tuple[float, st
     log(f"{service.backend}: seeding {args.rows:,} contacts")
     started = time.monotonic()
     seed_output = service.manage(
-        "seed_contacts", "--count", str(args.rows), "--seed", str(SEED), "--days", str(SEED_DAYS)
+        "seed_contacts", "--count", str(args.rows), "--seed", str(SEED), "--days", str(args.days)
     )
     seed_seconds = time.monotonic() - started
     log(f"{service.backend}: seeded in {seed_seconds:.1f} s ({seed_output.strip()})")
@@ -345,14 +372,19 @@ def bench_user_and_cases(args: argparse.Namespace, service: Service) -> tuple[di
     password = secrets.token_urlsafe(16)
     facts_line = next(
         line
-        for line in service.shell(FACTS_CODE.format(
-            username=USERNAME, scoped_username=SCOPED_USERNAME, password=password, scoped_accounts=SCOPED_ACCOUNTS
-        )).splitlines()
+        for line in service.shell(
+            FACTS_CODE.format(
+                username=USERNAME, scoped_username=SCOPED_USERNAME, password=password, scoped_accounts=SCOPED_ACCOUNTS
+            )
+        ).splitlines()
         if line.startswith("FACTS ")
     )
     facts = json.loads(facts_line.removeprefix("FACTS "))
     cases = build_cases(
-        rows=facts["rows"], last_day=dt.date.fromisoformat(facts["last_day"]), detail_id=facts["detail_id"]
+        rows=facts["rows"],
+        last_day=dt.date.fromisoformat(facts["last_day"]),
+        detail_id=facts["detail_id"],
+        days=args.days,
     )
     if args.only:
         wanted = set(args.only.split(","))
@@ -503,7 +535,7 @@ def report_header(args: argparse.Namespace, *, info: dict, started: dt.datetime,
         "settings": {
             "rows": args.rows,
             "seed": SEED,
-            "days": SEED_DAYS,
+            "days": args.days,
             "duration_s": args.duration,
             "connections": args.connections,
             "wrk_threads": args.threads,

@@ -74,6 +74,9 @@ class GuardedChangeList(ChangeList):
         """
         try:
             super().get_results(request)
+            # Fetched here, so that such a value fails inside this guard even when the count did not read
+            # the table (a kept tally answers it) and the page's rows would be the first query to bind it.
+            len(self.result_list)
         except (DataError, OverflowError) as exc:
             raise IncorrectLookupParameters(exc) from exc
 

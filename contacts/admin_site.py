@@ -13,8 +13,10 @@ from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.db.models.base import ModelBase
 from django.http import HttpRequest, HttpResponse
+from django.urls import URLPattern, URLResolver, path
 
 from .admin_changelist import GuardedChangeListAdmin
+from .admin_dashboard import DASHBOARD_URL_NAME, contact_dashboard, dashboard_entry
 from .api.throttles import login_attempt_wait
 
 
@@ -48,6 +50,20 @@ class ContactsAdminSite(admin.AdminSite):
             response.status_code = 429
             response["Retry-After"] = str(form.retry_after)
         return response
+
+    def get_urls(self) -> list[URLPattern | URLResolver]:
+        """Django's admin URLs, and the contacts dashboard before them."""
+        dashboard = self.admin_view(lambda request: contact_dashboard(request, site=self))
+        return [path("contacts/dashboard/", dashboard, name=DASHBOARD_URL_NAME), *super().get_urls()]
+
+    def get_app_list(self, request: HttpRequest, app_label: str | None = None) -> list[dict[str, Any]]:
+        """Django's app list, the contacts app opening with the dashboard for those who may see it."""
+        app_list = super().get_app_list(request, app_label)
+        entry = dashboard_entry(request)
+        for app in app_list:
+            if app["app_label"] == "contacts" and entry is not None:
+                app["models"].insert(0, entry)
+        return app_list
 
     def register(
         self,

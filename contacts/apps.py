@@ -1,7 +1,7 @@
 from django.apps import AppConfig
 from django.conf import settings
 from django.contrib.admin import apps as admin_apps
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_migrate, pre_save
 
 
 class ContactsConfig(AppConfig):
@@ -10,8 +10,10 @@ class ContactsConfig(AppConfig):
 
     def ready(self) -> None:
         from .accounts import revoke_refresh_tokens_on_deactivation
+        from .day_tally import day_tally_after_migrate
 
         pre_save.connect(revoke_refresh_tokens_on_deactivation, sender=settings.AUTH_USER_MODEL)
+        post_migrate.connect(day_tally_after_migrate, sender=self)
 
 
 class ContactsAdminConfig(admin_apps.AdminConfig):

@@ -84,6 +84,45 @@ class ContactTally(models.Model):
         return f"{self.account_id}/{self.reply_status}/{self.wechat_exchanged}: {self.total}"
 
 
+class ContactDayTally(models.Model):
+    """How many contacts were created on each day, per account, worker, reply status and WeChat exchange.
+
+    The day is the local date of `created_at` in the time zone recorded in DayTallyZone. Kept exact by
+    database triggers (contacts/day_tally.py) on every insert, update and delete, so that statistics and
+    the list's totals for date ranges and workers sum a few rows a day instead of scanning contacts.
+    """
+
+    day = models.DateField()
+    account_id = models.PositiveIntegerField()
+    worker_id = models.CharField(max_length=64)
+    reply_status = models.CharField(max_length=8)
+    wechat_exchanged = models.BooleanField()
+    total = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "account_id", "worker_id", "reply_status", "wechat_exchanged"],
+                name="contact_day_tally_unique",
+            ),
+        ]
+        indexes = [models.Index(fields=["worker_id", "day"], name="contact_day_tally_worker_idx")]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.day} {self.account_id}/{self.worker_id}/{self.reply_status}/{self.wechat_exchanged}: {self.total}"
+        )
+
+
+class DayTallyZone(models.Model):
+    """The one row naming the time zone whose days ContactDayTally counts (empty until first built)."""
+
+    zone = models.CharField(max_length=64, blank=True, default="")
+
+    def __str__(self) -> str:
+        return self.zone
+
+
 class UserAccount(models.Model):
     """A recruiting-platform account whose contacts a user sees (contacts/scoping.py)."""
 

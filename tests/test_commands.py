@@ -11,7 +11,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
-from contacts.models import Contact, ReplyStatus
+from contacts.models import Contact, ContactDayTally, ReplyStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -58,15 +58,22 @@ def test_seed_contacts_leaves_the_planners_statistics_fresh():
     out = seed("--count", "250")
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            assert out.endswith('then ran VACUUM (ANALYZE) "contacts_contact".\n')
+            assert out.endswith(
+                'then ran VACUUM (ANALYZE) "contacts_contact"; VACUUM (ANALYZE) "contacts_contactdaytally".\n'
+            )
             cursor.execute("SELECT reltuples, relallvisible FROM pg_class WHERE relname = 'contacts_contact'")
             estimated, all_visible_pages = cursor.fetchone()
             assert (estimated, all_visible_pages > 0) == (250, True)
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'contacts_contactdaytally'")
+            assert cursor.fetchone()[0] == ContactDayTally.objects.count() > 0
         else:
-            assert out.endswith('then ran ANALYZE "contacts_contact".\n')
+            assert out.endswith('then ran ANALYZE "contacts_contact"; ANALYZE "contacts_contactdaytally".\n')
             cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'contacts_contact'")
             counted = [stat.split()[0] for (stat,) in cursor.fetchall()]
             assert counted and set(counted) == {"250"}
+            cursor.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 'contacts_contactdaytally'")
+            tallied = [stat.split()[0] for (stat,) in cursor.fetchall()]
+            assert tallied and set(tallied) == {str(ContactDayTally.objects.count())}
 
 
 def test_seed_contacts_rows_look_real():

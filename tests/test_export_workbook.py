@@ -88,9 +88,9 @@ def test_header_is_frozen_and_the_autofilter_covers_the_data(tmp_path):
     assert sheet.auto_filter.ref == "A1:J4"
 
 
-def test_sheets_are_the_data_then_the_export_information(tmp_path):
-    """The first sheet holds the contacts, the second describes the export."""
-    assert workbook(write(tmp_path, [contact_row()])).sheetnames == ["联系记录", "导出信息"]
+def test_sheets_are_the_data_then_the_export_information_then_the_statistics(tmp_path):
+    """The first sheet holds the contacts, the second describes the export, the third counts its funnel."""
+    assert workbook(write(tmp_path, [contact_row()])).sheetnames == ["联系记录", "导出信息", "统计"]
 
 
 def test_every_kind_of_value_is_written_as_its_cell_type(tmp_path):
@@ -284,7 +284,7 @@ def test_rows_past_one_sheets_limit_continue_on_further_sheets_with_the_header(t
     """With a sheet limit of 3 rows, 7 rows fill 联系记录, 联系记录 (2) and 联系记录 (3), in order."""
     monkeypatch.setattr(workbook_module, "SHEET_MAX_DATA_ROWS", 3)
     book = workbook(write(tmp_path, [contact_row(pk) for pk in range(1, 8)]))
-    assert book.sheetnames == ["联系记录", "联系记录 (2)", "联系记录 (3)", "导出信息"]
+    assert book.sheetnames == ["联系记录", "联系记录 (2)", "联系记录 (3)", "导出信息", "统计"]
     sheets = [book[name] for name in book.sheetnames[:3]]
     assert [[row[0] for row in data_rows(sheet)] for sheet in sheets] == [[1, 2, 3], [4, 5, 6], [7]]
     assert [sheet.auto_filter.ref for sheet in sheets] == ["A1:J4", "A1:J4", "A1:J2"]

@@ -51,6 +51,7 @@ OPERATIONS = [
     ("GET", "/api/contacts/{id}"),
     ("PATCH", "/api/contacts/{id}"),
     ("GET", "/api/contacts/export"),
+    ("GET", "/api/contacts/stats"),
     ("POST", "/api/contacts/exports"),
     ("GET", "/api/contacts/exports"),
     ("GET", "/api/contacts/exports/{id}"),

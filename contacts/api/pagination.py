@@ -8,6 +8,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from contacts.search import search_count
+
 _DIGITS = re.compile(r"[0-9]+")
 # A longer number asks for more than any table holds, so it is read as LARGEST_PARAM: converting
 # thousands of digits would fail (Python's int-from-text limit) instead of answering.
@@ -104,7 +106,9 @@ class PagePagination(BasePagination):
 
 
 class ContactPagination(PagePagination):
-    """The contact list's paging: its total read from the kept tally where the filters allow."""
+    """The contact list's paging: its total read from the kept tally where the filters allow, a search alone
+    counted by position values (contacts/search.py)."""
 
     def count(self, queryset: QuerySet) -> int:
-        return queryset.tallied_count()
+        searched = search_count(queryset)
+        return queryset.tallied_count() if searched is None else searched

@@ -37,6 +37,7 @@ from contacts.filters import (
     TextParamField,
 )
 from contacts.imports.services import ERRORS_SHOWN as IMPORT_ERRORS_SHOWN
+from contacts.stats import GROUPINGS
 from contacts.validators import NO_CONTROL_CHARACTERS_PATTERN
 
 from .envelope import DATABASE_UNAVAILABLE_MSG, SUCCESS
@@ -47,6 +48,7 @@ from .serializers import (
     ExportJobSerializer,
     ExportOptionsSerializer,
 )
+from .stats import StatsOptionsSerializer
 
 API_DESCRIPTION = f"""联系记录服务的接口。
 
@@ -125,6 +127,16 @@ OPERATIONS = {
         "导出联系记录为 Excel 或 CSV",
         "筛选参数与列表相同(`page`、`page_size` 被忽略),不分页;`format` 选文件格式(默认 xlsx),`columns` "
         "选列及其顺序。返回限时有效的下载链接。需要 `contacts.view_contact` 与 `contacts.export_contact` 权限。",
+    ),
+    "contacts_stats_retrieve": (
+        "联系漏斗统计",
+        "筛选参数与列表相同(校验与 400 也相同),另有 `group_by`:`day`(默认)、`week`(ISO 周,周一开始)、`month`、"
+        "`worker_id` 或 `account_id`。返回总计与各组的联系记录数、已回复数、回复率、已交换微信数、微信交换率"
+        "(比率为 4 位小数,无记录时为 0)。天按服务时区、按 `created_at` 计,与列表的日期筛选一致;计数与列表的 `total` "
+        "相同(同一候选人联系两次计两条)。时间分组列出范围内的每一期(没有记录的期间各项为 0),范围为所给日期,"
+        "未给时为第一条到最后一条匹配记录所在的期间;按键排序。最多 1000 组,超过时 400,请缩小范围或用更粗的分组。"
+        "只统计分配给当前用户的账号。需要 `contacts.view_contact` 权限;除 Bearer token 外也接受 Django admin 的"
+        "登录会话(供 admin 统计面板使用)。",
     ),
     "contacts_exports_create": (
         "创建导出任务",
@@ -259,6 +271,18 @@ class ContactFilterExtension(DjangoFilterExtension):
         if parameter is None:
             return super().resolve_filter_field(auto_schema, model, filterset_class, field_name, filter_field)
         return [parameter]
+
+
+def stats_group_by_parameter() -> dict[str, Any]:
+    """`group_by` as a query parameter, as StatsOptionsSerializer validates it."""
+    field = StatsOptionsSerializer().fields["group_by"]
+    return {
+        "name": "group_by",
+        "in": "query",
+        "required": False,
+        "description": field.help_text,
+        "schema": {"type": "string", "enum": list(GROUPINGS), "default": field.default},
+    }
 
 
 def export_option_parameters() -> list[dict[str, Any]]:
@@ -563,6 +587,8 @@ class EnvelopeAutoSchema(AutoSchema):
             operation["summary"], operation["description"] = OPERATIONS[operation["operationId"]]
         if operation["operationId"] == "contacts_export_retrieve":
             operation["parameters"] = [*operation.get("parameters", []), *export_option_parameters()]
+        if operation["operationId"] == "contacts_stats_retrieve":
+            operation["parameters"] = [*operation.get("parameters", []), stats_group_by_parameter()]
         for parameter in operation.get("parameters", []):
             if parameter["in"] == "path" and parameter["schema"].get("pattern") == "^[0-9]+$":
                 parameter["schema"] = {"type": "integer", "minimum": 1}

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_filters import utils as filter_utils
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import exceptions, mixins, viewsets
+from rest_framework.authentication import SessionAuthentication
 from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -24,7 +25,9 @@ from contacts.exports.workbook import XLSX_CONTENT_TYPE
 from contacts.filters import ContactFilterSet
 from contacts.models import Contact, ContactExport
 from contacts.scoping import contact_accounts_of, contacts_scoped
+from contacts.stats import TooManyGroups, contact_stats
 
+from .authentication import BearerAuthentication
 from .envelope import DATABASE_UNAVAILABLE_MSG, json_error
 from .pagination import ContactPagination, PagePagination
 from .permissions import CanExportContacts, CanRunExportJobs
@@ -35,6 +38,7 @@ from .serializers import (
     ExportOptionsSerializer,
     ExportResultSerializer,
 )
+from .stats import TOO_MANY_GROUPS_MSG, StatsOptionsSerializer, StatsSerializer
 from .throttles import LOGIN_THROTTLES, FirstRefusalThrottling, LoginAddressThrottle
 from .tokens import RotatingRefreshSerializer
 
@@ -101,6 +105,33 @@ class ContactViewSet(
         options = _export_options_checked(filterset, request.query_params)
         export = contact_export_create(filterset=filterset, user=request.user, **options)
         return Response(self.get_serializer(export).data)
+
+    @action(
+        detail=False,
+        methods=["get"],
+        url_path="stats",
+        serializer_class=StatsSerializer,
+        # The admin's dashboard reads it with the admin's session; a GET changes nothing, so no CSRF token.
+        authentication_classes=[BearerAuthentication, SessionAuthentication],
+    )
+    def stats(self, request: Request) -> Response:
+        """The funnel (contacts, replied, WeChat exchanged) of what the list would answer for the same
+        filters, in total and per day, week, month, worker or account."""
+        filterset = DjangoFilterBackend().get_filterset(request, self.get_queryset(), self)
+        options = StatsOptionsSerializer(data=request.query_params)
+        errors: dict[str, Any] = {}
+        if not filterset.is_valid():
+            errors.update(filter_utils.translate_validation(filterset.errors).detail)
+        if not options.is_valid():
+            errors.update(options.errors)
+        if errors:
+            raise exceptions.ValidationError(errors)
+        accounts = contact_accounts_of(user=request.user)
+        try:
+            stats = contact_stats(filterset=filterset, accounts=accounts, group_by=options.validated_data["group_by"])
+        except TooManyGroups as error:
+            raise exceptions.ValidationError({"group_by": [TOO_MANY_GROUPS_MSG.format(count=error.count)]}) from None
+        return Response(self.get_serializer(stats).data)
 
 
 class ExportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

@@ -370,7 +370,7 @@ def _export_write(export: ContactExport, filterset: ContactFilterSet, *, selecti
     as_csv = export.file_format == ContactExport.FileFormat.CSV
     try:
         columns = export_columns(export.columns)
-        fields = [column.field for column in columns]
+        fields = [column.field for column in columns] if as_csv else workbook.row_fields(columns)
         with _closed_at_exit(contact_rows(queryset, fields=fields)) as rows:
             for_widths = {} if as_csv else workbook.width_aggregates(columns)
             summary = queryset.order_by().aggregate(total=Count("id"), **for_widths)

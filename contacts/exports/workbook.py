@@ -1,5 +1,8 @@
 """The contacts workbook, rows in and xlsx out: its columns and their widths, cell cleaning, the row limit.
 
+Its sheets: 联系记录 (the rows, continued on 联系记录 (2)… past one sheet's limit), 导出信息 (what was
+exported, by whom) and 统计 (the rows' funnel per worker, counted as they stream: funnel.py).
+
 openpyxl's write-only mode writes one row at a time, so a million rows never sit in memory.
 Every text cell is a string cell (a quote-prefixed one where a spreadsheet would otherwise
 evaluate it), XML-illegal characters are dropped and over-long text is cut at Excel's limit.
@@ -17,6 +20,7 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 from zipfile import ZIP_DEFLATED, ZipFile
@@ -35,6 +39,7 @@ from openpyxl.writer.excel import ExcelWriter
 
 from .columns import DEFAULT_COLUMNS, Column
 from .errors import ExportTooLarge
+from .funnel import FUNNEL_FIELDS, FunnelLine, FunnelTally
 
 XLSX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Every scratch file of an export (the archive and one per sheet) is `.<final name>.<random>.tmp`.
@@ -42,6 +47,9 @@ SCRATCH_RE = re.compile(r"\.(contacts_export_[0-9]{8}_[0-9]{6}_[0-9a-f]{8}\.(?:x
 
 DATA_SHEET_TITLE = "联系记录"
 INFO_SHEET_TITLE = "导出信息"
+STATS_SHEET_TITLE = "统计"
+STATS_HEADER = ("Worker ID", "联系人数", "已回复", "回复率", "已交换微信", "微信交换率")
+STATS_RATE_COLUMNS = (4, 6)
 # The default columns (header, values_list field, kind) in order; an export may choose others (columns.py).
 COLUMNS: tuple[Column, ...] = DEFAULT_COLUMNS
 HEADER = tuple(column[0] for column in COLUMNS)
@@ -51,6 +59,7 @@ FIELDS = tuple(column[1] for column in COLUMNS)
 SHEET_MAX_DATA_ROWS = 1_048_575
 CELL_MAX_CHARS = 32_767
 DATETIME_NUMBER_FORMAT = "yyyy-mm-dd hh:mm:ss"
+RATE_NUMBER_FORMAT = "0.00%"
 MAX_COLUMN_WIDTH = 60
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -94,6 +103,13 @@ def row_limit_check(*, rows: int) -> None:
     """Raise ExportTooLarge when `rows` is more than one export may hold (EXPORT_MAX_ROWS)."""
     if rows > settings.EXPORT_MAX_ROWS:
         raise ExportTooLarge(rows=rows, limit=settings.EXPORT_MAX_ROWS)
+
+
+def row_fields(columns: Sequence[Column] = COLUMNS) -> tuple[str, ...]:
+    """The fields of the rows the workbook takes for `columns`: theirs, in order, then those of the
+    统计 sheet's funnel that they leave out."""
+    fields = tuple(column.field for column in columns)
+    return fields + tuple(name for name in FUNNEL_FIELDS if name not in fields)
 
 
 # Text -------------------------------------------------------------------------------------------
@@ -231,7 +247,8 @@ def _text_cell(sheet: WriteOnlyWorksheet, column: int, text: str) -> Cell:
 
 
 class _DataSheetWriter:
-    """Turns contact rows into the cells of the data sheets, starting a new sheet when one is full."""
+    """Turns contact rows into the cells of the data sheets, starting a new sheet when one is full, and
+    counts them into the funnel of the 统计 sheet."""
 
     def __init__(
         self,
@@ -248,6 +265,7 @@ class _DataSheetWriter:
         self.widths = widths
         self.zone = zone
         self.sheets: list[_StreamedSheet] = []
+        self.funnel = FunnelTally()
 
     def open_sheet(self) -> _StreamedSheet:
         number = len(self.sheets) + 1
@@ -271,12 +289,18 @@ class _DataSheetWriter:
         sheet.auto_filter.ref = f"A1:{get_column_letter(len(self.headers))}{data_rows + 1}"
 
     def write(self, rows: Iterable[Sequence[Any]], *, max_rows: int) -> int:
-        """Write every row; more than `max_rows` rows raise ExportTooLarge. Returns the rows written."""
+        """Write every row (values of `row_fields(columns)`); more than `max_rows` rows raise ExportTooLarge.
+        Returns the rows written."""
         written = 0
         sheet = self.open_sheet()
         in_sheet = 0
         cells = self._row_cells(sheet)
         zone = self.zone
+        fields = row_fields(self.columns)
+        funnel_key = itemgetter(*(fields.index(name) for name in FUNNEL_FIELDS))
+        count = self.funnel.add
+        # Only a choice of columns leaving out a funnel field has values past its own, to leave out here.
+        shown = len(self.columns) if len(fields) > len(self.columns) else None
         for values in rows:
             if in_sheet == SHEET_MAX_DATA_ROWS:
                 self.close_sheet(sheet, in_sheet)
@@ -286,7 +310,8 @@ class _DataSheetWriter:
             written += 1
             if written > max_rows:
                 raise ExportTooLarge(rows=written, limit=max_rows)
-            sheet.append(_fill_row(cells, values, zone))
+            count(funnel_key(values))
+            sheet.append(_fill_row(cells, values if shown is None else values[:shown], zone))
             in_sheet += 1
         self.close_sheet(sheet, in_sheet)
         return written
@@ -367,6 +392,54 @@ def _write_info_sheet(workbook: Workbook, scratch: ScratchFiles, info: ExportInf
             sheet.append([label_cell])
 
 
+def _write_stats_sheet(workbook: Workbook, scratch: ScratchFiles, funnel: FunnelTally) -> None:
+    """The 统计 sheet: per worker of the rows, by worker id, contacts, replied, WeChat exchanged and their
+    rates; then their 合计 (with only that line when there were too many workers to list)."""
+    sheet = _StreamedSheet(workbook, STATS_SHEET_TITLE, scratch_path=scratch.new_path())
+    workbook._add_sheet(sheet)
+    sheet.freeze_panes = "A2"
+    workers = funnel.by_worker
+    total = funnel.total
+    keys = [excel_text(line.key) for line in workers or ()]
+    key_width = max(text_display_width(text) for text in [total.key, *keys])
+    for column, title in enumerate(STATS_HEADER, 1):
+        if column == 1:
+            content = key_width
+        else:
+            content = len("100.00%") if column in STATS_RATE_COLUMNS else len(str(total.contacts))
+        width = max(text_display_width(title), content) + 2
+        sheet.column_dimensions[get_column_letter(column)].width = min(width, MAX_COLUMN_WIDTH)
+    header = [
+        _styled_cell(sheet, column, font=HEADER_FONT, fill=HEADER_FILL, alignment=HEADER_ALIGNMENT)
+        for column in range(1, len(STATS_HEADER) + 1)
+    ]
+    for cell, title in zip(header, STATS_HEADER, strict=True):
+        cell._value = title
+    sheet.append(header)
+    for line, key in zip(workers or (), keys, strict=True):
+        sheet.append(_stats_row(sheet, line, key))
+    sheet.append(_stats_row(sheet, total, total.key, bold=True))
+    if workers is None:
+        sheet.append([])
+        sheet.append([_text_cell(sheet, 1, f"Worker 超过 {funnel.max_workers:,} 个,只列合计")])
+
+
+def _stats_row(sheet: WriteOnlyWorksheet, line: FunnelLine, key: str, *, bold: bool = False) -> list[Cell]:
+    """A funnel line's cells: its key as text (an empty key an empty cell), counts, rates as percentages."""
+    row = [_text_cell(sheet, 1, key)] if key else []
+    numbers = (line.contacts, line.replied, line.reply_rate, line.wechat_exchanged, line.wechat_rate)
+    for column, value in enumerate(numbers, 2):
+        cell = _styled_cell(sheet, column, data_type="n")
+        if column in STATS_RATE_COLUMNS:
+            cell.number_format = RATE_NUMBER_FORMAT
+        cell._value = value
+        row.append(cell)
+    if bold:
+        for cell in row:
+            cell.font = Font(bold=True)
+    return row
+
+
 def contacts_workbook_write(
     *,
     target: IO[bytes],
@@ -377,8 +450,9 @@ def contacts_workbook_write(
     widths: Sequence[float] | None = None,
     columns: Sequence[Column] = COLUMNS,
 ) -> int:
-    """Stream `rows` (values of `columns`, the default ones unless given, in order) into a workbook written
-    to `target`; return the rows.
+    """Stream `rows` into a workbook written to `target`; return the rows. A row holds the values of
+    `row_fields(columns)`: those of `columns` (the default ones unless given), in order, then the funnel's
+    fields that they leave out, which only the 统计 sheet shows.
 
     More than EXPORT_MAX_ROWS rows raise ExportTooLarge, mid-stream. The sheets' scratch files go to
     `scratch_dir` as `.<scratch_name>.<random>.tmp` and are removed whether the write succeeds or fails.
@@ -390,6 +464,7 @@ def contacts_workbook_write(
         data = _DataSheetWriter(workbook, scratch, columns, widths or column_widths(columns=columns), zone)
         written = data.write(rows, max_rows=settings.EXPORT_MAX_ROWS)
         _write_info_sheet(workbook, scratch, info, rows=written, sheets=len(data.sheets))
+        _write_stats_sheet(workbook, scratch, data.funnel)
         _workbook_save(workbook, target)
     except BaseException:
         _workbook_abandon(workbook)

@@ -16,7 +16,8 @@ POLICY = (
 
 
 def test_the_admin_and_docs_pages_carry_the_policy(service: Service):
-    """The login page, the contact list, a change form, the export history, Swagger UI and its script."""
+    """The login page, the contact list, a change form, the export history, the dashboard, Swagger UI and its
+    script."""
     browser = AdminBrowser(service.gunicorn.port)
     pages = {"/admin/login/": browser.get("/admin/login/")}
     login = browser.log_in("admin", ADMIN_PASSWORD)
@@ -26,6 +27,7 @@ def test_the_admin_and_docs_pages_carry_the_policy(service: Service):
         "/admin/contacts/contact/",
         "/admin/contacts/contact/1/change/",
         "/admin/contacts/contactexport/",
+        "/admin/contacts/dashboard/",
         "/api/docs",
         "/api/docs?script=",
     ]:
