@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from import_support import PNG, csv_bytes, xlsx
 
-from contacts.imports import services
+from contacts.imports import services, writing
 from contacts.models import Contact
 
 pytestmark = pytest.mark.django_db
@@ -40,6 +40,19 @@ def test_the_progress_bar_goes_to_standard_error_up_to_the_whole(tmp_path, monke
     assert err.endswith("\r写入 [##############################] 100% 25/25\n")
     _, err = run(path, "--no-progress")
     assert err == ""
+
+
+def test_the_progress_bar_of_a_failing_import_never_shows_writing(tmp_path, monkeypatch):
+    """New contacts sent in batches (here of 2) before a later row fails are rolled back: no 写入 stage."""
+    monkeypatch.setattr(writing, "BATCH_SIZE", 2)
+    path = tmp_path / "contacts.csv"
+    path.write_bytes(csv_bytes([["姓名", "账号 ID"], *[[f"人{n}", "1"] for n in range(5)], ["王五", "x"]]))
+    err = StringIO()
+    with pytest.raises(CommandError, match=r"^导入未执行:1 处错误,没有写入任何记录$"):
+        call_command("import_contacts", str(path), stdout=StringIO(), stderr=err)
+    assert err.getvalue().endswith("\r校验 [##############################] 100% 6/6\n")
+    assert "写入" not in err.getvalue()
+    assert not Contact.objects.exists()
 
 
 def test_a_dry_run_writes_nothing(tmp_path):

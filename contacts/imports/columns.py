@@ -173,8 +173,8 @@ def _datetime(raw: Any) -> dt.datetime | None:
     if not text:
         return None
     if EXPORTED_DATETIME_RE.fullmatch(text):
-        # What strptime reads of the export's own format, without its cost (a tenth of a large import's
-        # reading); a time it refuses (month 13, second 60) fails here too and goes the long way.
+        # What strptime reads of the export's own format, without its cost; a time it refuses (month 13,
+        # second 60) fails here too and goes the long way.
         try:
             return dt.datetime(
                 int(text[0:4]), int(text[5:7]), int(text[8:10]), int(text[11:13]), int(text[14:16]), int(text[17:19])

@@ -246,8 +246,8 @@ class _Sheet(ReadOnlyWorksheet):
     """openpyxl's read-only sheet, sized from the XML before its rows only.
 
     openpyxl reads a sheet to the end of its rows when no `dimension` comes before them (as in the files it
-    writes itself): 6 s of a 100,000-row import. The size is reset before any row is read anyway; a
-    `dimension` before the rows is still read, so that a broken one is refused as openpyxl refuses it.
+    writes itself): a whole pass over the rows for nothing, since the size is reset before any row is read.
+    A `dimension` before the rows is still read, so that a broken one is refused as openpyxl refuses it.
     """
 
     def _get_size(self) -> None:

@@ -1,20 +1,21 @@
 """A worksheet's rows read straight from its XML by expat: the fast path of the xlsx import's reading.
 
-openpyxl's read-only sheet builds an element tree of every row in pure Python; a 100,000-row import spent
-about half of its time there (bench/README.md, Import). `sheet_rows_fast` reads the same XML in one expat
-pass, namespace-aware as openpyxl's parser (defusedxml's ElementTree, itself expat), and answers exactly
-what `iter_rows(min_row=2, max_col=width, values_only=True)` answers, numbered as `reading.py` numbers
-them: the same numbers, shared strings, booleans, dates (the workbook's date styles and epoch), errors and
-inline strings, rows skipped and numbered alike.
+openpyxl's read-only sheet builds an element tree of every row in pure Python: a fast path, without
+which the import bench's xlsx creates were 52% slower (bench/README.md, Import). `sheet_rows_fast` reads
+the same XML in one expat pass, namespace-aware as openpyxl's parser (defusedxml's ElementTree, itself
+expat), and answers exactly what `iter_rows(min_row=2, max_col=width, values_only=True)` answers,
+numbered as `reading.py` numbers them: the same numbers, shared strings, booleans, dates (the workbook's
+date styles and epoch), errors and inline strings, rows skipped and numbered alike.
 
 It reads the cells that spreadsheet programs write: a value (`<v>`) of any type, an inline string of one
 plain `<t>`. A cell of any other shape (a formula, rich text, ...) is rebuilt as an element and read by
 openpyxl's own cell parser, which keeps a shared formula's state as openpyxl keeps it. XML that openpyxl
 treats as more than cells among the rows (sheet properties or rows nested in the data, which its parser
-acts on wherever they are) raises SheetUnusual, and the caller reads the rest of the sheet with openpyxl.
-What surrounds the rows (views, columns, margins, ...) is read by openpyxl too: before the rows when the
-caller reads the header, after them from the sheet with its rows cut out, so that a part it refuses is
-refused at the same point. tests/test_fast_paths.py holds the two readers to the same rows.
+acts on wherever they are) raises SheetUnusual, and the caller reads the rest of the sheet with
+openpyxl. What surrounds the rows (views, columns, margins, ...) is read by openpyxl too: before the
+rows when the caller reads the header, after them from the sheet with its rows cut out, so that a part
+it refuses is refused at the same point. tests/test_import_sheet_rows.py holds the two readers to the
+same rows.
 """
 
 from __future__ import annotations
