@@ -68,7 +68,7 @@ def suite_database(tmp_path: Path, purpose: str) -> Iterator[str]:
 
 def service_env(database_url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     """The served service's environment: debug off, a fresh secret key, no Redis, media, TMPDIR and the
-jobs' queue (a folder no worker reads) in `tmp_path`."""
+    jobs' queue (a folder no worker reads) in `tmp_path`."""
     env = {
         key: value
         for key, value in os.environ.items()

@@ -48,8 +48,13 @@ def contacts(db) -> list[Contact]:
 
 
 def export_bytes(client) -> bytes:
-    payload = client.get("/api/contacts/export", {"columns": "id,name,position,contact,reply_status,"
-                         "wechat_exchanged,worker_id,notes,contacted_at,created_at,account_id"}).json()
+    payload = client.get(
+        "/api/contacts/export",
+        {
+            "columns": "id,name,position,contact,reply_status,"
+            "wechat_exchanged,worker_id,notes,contacted_at,created_at,account_id"
+        },
+    ).json()
     return (exports_folder() / payload["data"]["filename"]).read_bytes()
 
 

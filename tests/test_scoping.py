@@ -29,8 +29,10 @@ CHANGELIST = reverse("admin:contacts_contact_changelist")
 @pytest.fixture
 def contacts() -> dict[int, list[Contact]]:
     """Contacts of accounts 1, 2 and 3, a different number of each."""
-    return {account: [make_contact(name=f"账号{account}-{n}", account_id=account) for n in range(account + 1)]
-            for account in (1, 2, 3)}
+    return {
+        account: [make_contact(name=f"账号{account}-{n}", account_id=account) for n in range(account + 1)]
+        for account in (1, 2, 3)
+    }
 
 
 def ids(contacts: list[Contact]) -> list[int]:
