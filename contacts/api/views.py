@@ -13,6 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenBlacklistView, TokenObtainPairView, TokenRefreshView
 
@@ -118,17 +119,10 @@ class ContactViewSet(
         """The funnel (contacts, replied, WeChat exchanged) of what the list would answer for the same
         filters, in total and per day, week, month, worker or account."""
         filterset = DjangoFilterBackend().get_filterset(request, self.get_queryset(), self)
-        options = StatsOptionsSerializer(data=request.query_params)
-        errors: dict[str, Any] = {}
-        if not filterset.is_valid():
-            errors.update(filter_utils.translate_validation(filterset.errors).detail)
-        if not options.is_valid():
-            errors.update(options.errors)
-        if errors:
-            raise exceptions.ValidationError(errors)
+        options = _filters_and_options_checked(filterset, StatsOptionsSerializer(data=request.query_params))
         accounts = contact_accounts_of(user=request.user)
         try:
-            stats = contact_stats(filterset=filterset, accounts=accounts, group_by=options.validated_data["group_by"])
+            stats = contact_stats(filterset=filterset, accounts=accounts, group_by=options["group_by"])
         except TooManyGroups as error:
             raise exceptions.ValidationError({"group_by": [TOO_MANY_GROUPS_MSG.format(count=error.count)]}) from None
         return Response(self.get_serializer(stats).data)
@@ -169,10 +163,9 @@ class ExportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
 BODY_NOT_OBJECT_MSG = "请求体应为 JSON 对象,键为筛选参数"
 
 
-def _export_options_checked(filterset: ContactFilterSet, asked: Mapping[str, str]) -> dict[str, Any]:
-    """An export's `file_format` and `columns` from `asked`, once both they and the filters are valid;
-    else a 400 that names every bad parameter, the filters' first."""
-    options = ExportOptionsSerializer(data=asked)
+def _filters_and_options_checked(filterset: ContactFilterSet, options: Serializer) -> dict[str, Any]:
+    """The options' validated data, once both they and the filters are valid; else a 400 that names every
+    bad parameter, the filters' first."""
     errors: dict[str, Any] = {}
     if not filterset.is_valid():
         errors.update(filter_utils.translate_validation(filterset.errors).detail)
@@ -180,7 +173,13 @@ def _export_options_checked(filterset: ContactFilterSet, asked: Mapping[str, str
         errors.update(options.errors)
     if errors:
         raise exceptions.ValidationError(errors)
-    return {"file_format": options.validated_data["format"], "columns": options.validated_data.get("columns", [])}
+    return options.validated_data
+
+
+def _export_options_checked(filterset: ContactFilterSet, asked: Mapping[str, str]) -> dict[str, Any]:
+    """An export's `file_format` and `columns` from `asked` (see `_filters_and_options_checked`)."""
+    options = _filters_and_options_checked(filterset, ExportOptionsSerializer(data=asked))
+    return {"file_format": options["format"], "columns": options.get("columns", [])}
 
 
 def _asked_filters(request: Request) -> QueryDict | dict[str, str]:
